@@ -1,0 +1,1 @@
+"""Gaizao (改造): the system that runs the renovation of old urban residential estates."""

@@ -1,0 +1,31 @@
+from gaizao.core.scoped_api import ScopedDetailApi, ScopedListApi
+
+from .filters import AuditFilter
+from .models import AuditEntry, Job
+from .serializers import AuditEntryOutputSerializer, JobOutputSerializer
+
+
+class AuditListApi(ScopedListApi):
+    """Audit entries on objects within the user's regions (province admins: all)."""
+
+    serializer_class = AuditEntryOutputSerializer
+    filterset_class = AuditFilter
+
+    def base_queryset(self):
+        return AuditEntry.objects.select_related("object_type")
+
+
+class JobListApi(ScopedListApi):
+    serializer_class = JobOutputSerializer
+    filterset_fields = ["status", "kind"]
+
+    def base_queryset(self):
+        return Job.objects.select_related("region", "created_by")
+
+
+class JobDetailApi(ScopedDetailApi):
+    serializer_class = JobOutputSerializer
+
+    def base_queryset(self):
+        return Job.objects.select_related("region", "created_by")
+

@@ -1,0 +1,53 @@
+"""Errors that services raise, each with a stable code (the API's `code`).
+
+Codes never change meaning once published; add new ones instead.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ErrorCode:
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    THROTTLED = "throttled"
+    PARSE_ERROR = "parse_error"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNKNOWN_REGION = "unknown_region"
+    REGION_LEVEL_MISMATCH = "region_level_mismatch"
+    REGION_FILE_INVALID = "region_file_invalid"
+    ROLE_PLACE_MISMATCH = "role_place_mismatch"
+    JOB_KIND_UNKNOWN = "job_kind_unknown"
+    AUDIT_IMMUTABLE = "audit_immutable"
+    SERVER_ERROR = "server_error"
+
+
+class ServiceError(Exception):
+    """A refused change: a stable code, a message for people, and per-field details."""
+
+    status = 400
+
+    def __init__(self, code: str, message=None, *, fields: dict | None = None, status: int | None = None):
+        self.code = code
+        self.message = str(message or _("The request is invalid."))
+        self.fields = fields or {}
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+
+class NotFoundError(ServiceError):
+    status = 404
+
+    def __init__(self, message=None, *, code: str = ErrorCode.NOT_FOUND, fields: dict | None = None):
+        super().__init__(code, message or _("Not found."), fields=fields)
+
+
+class PermissionDeniedError(ServiceError):
+    status = 403
+
+    def __init__(self, message=None, *, code: str = ErrorCode.PERMISSION_DENIED):
+        super().__init__(code, message or _("You do not have permission to do this."))

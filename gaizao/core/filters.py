@@ -1,0 +1,30 @@
+import django_filters
+from django.contrib.contenttypes.models import ContentType
+from django.utils.translation import gettext as _
+
+from .errors import ErrorCode, ServiceError
+from .models import AuditAction, AuditEntry
+
+
+class AuditFilter(django_filters.FilterSet):
+    object_type = django_filters.CharFilter(method="filter_object_type", label=_("Object type (app.model)"))
+    object_id = django_filters.CharFilter()
+    actor = django_filters.CharFilter(field_name="actor_name")
+    action = django_filters.ChoiceFilter(choices=AuditAction.choices)
+    request_id = django_filters.CharFilter()
+    region = django_filters.CharFilter(field_name="region_code", lookup_expr="startswith")
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["object_type", "object_id", "actor", "action", "request_id", "region", "since", "until"]
+
+    def filter_object_type(self, qs, name, value):
+        app_label, _dot, model = value.strip().lower().partition(".")
+        try:
+            content_type = ContentType.objects.get_by_natural_key(app_label, model)
+        except ContentType.DoesNotExist:
+            raise ServiceError(ErrorCode.INVALID, _("Unknown object type %(type)s; use app.model, e.g. regions.region")
+                               % {"type": value}, fields={"object_type": [_("unknown object type")]}) from None
+        return qs.filter(object_type=content_type)

@@ -1,0 +1,78 @@
+"""Background jobs: a `Job` row people can watch, run by the django-tasks worker.
+
+A job kind names a handler `fn(job, progress)` returning a JSON-ready result.
+Apps register their kinds in `JOB_HANDLERS` by dotted path, so this module
+imports no app code at import time.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django_tasks import task
+
+from .errors import ErrorCode, ServiceError
+from .models import Job, JobStatus
+from .request_context import current_request_id, request_id_bound
+
+JOB_HANDLERS: dict[str, str] = {
+    "regions.reload": "gaizao.regions.jobs.regions_reload_job",
+}
+
+
+def job_start(*, actor, kind: str, region, params: dict | None = None) -> Job:
+    """Create a job and enqueue it for the worker (after the surrounding transaction commits)."""
+    if kind not in JOB_HANDLERS:
+        raise ServiceError(ErrorCode.JOB_KIND_UNKNOWN, _("Unknown job kind: %(kind)s") % {"kind": kind})
+    job = Job.objects.create(kind=kind, region=region, params=params or {}, created_by=actor,
+                             request_id=current_request_id(), message=_("Waiting for the worker"))
+
+    def enqueue():
+        result = run_job.enqueue(job.pk)
+        Job.objects.filter(pk=job.pk).update(task_result_id=str(result.id))
+
+    transaction.on_commit(enqueue)
+    return job
+
+
+def _set_progress(job: Job, pct: int, message: str) -> None:
+    job.progress = max(0, min(100, int(pct)))
+    job.message = str(message)[:300]
+    Job.objects.filter(pk=job.pk).update(progress=job.progress, message=job.message)
+
+
+@task()
+def run_job(job_id: int) -> str:
+    job = Job.objects.select_related("created_by", "region").get(pk=job_id)
+    if job.status != JobStatus.QUEUED:
+        return job.status
+    return execute_job(job)
+
+
+def execute_job(job: Job) -> str:
+    """Run a job's handler; its writes are the handler's own transaction, so a failure leaves nothing."""
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
+    handler = import_string(JOB_HANDLERS[job.kind])
+    with request_id_bound(job.request_id or f"job-{job.pk}"):
+        try:
+            result = handler(job, lambda pct, msg: _set_progress(job, pct, msg))
+        except ServiceError as exc:
+            _finish(job, JobStatus.FAILED, error=exc.message, result={"code": exc.code, "fields": exc.fields})
+            return JobStatus.FAILED
+        except Exception as exc:  # the job failed; keep the reason for the people watching it
+            _finish(job, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+            return JobStatus.FAILED
+    _finish(job, JobStatus.SUCCEEDED, result=result)
+    return JobStatus.SUCCEEDED
+
+
+def _finish(job: Job, status: str, *, result=None, error: str = "") -> None:
+    Job.objects.filter(pk=job.pk).update(
+        status=status, finished_at=timezone.now(), result=result, error=error,
+        progress=100 if status == JobStatus.SUCCEEDED else job.progress,
+        message=_("Finished") if status == JobStatus.SUCCEEDED else _("Failed"),
+    )

@@ -1,0 +1,44 @@
+"""The navigation bar: apps add entries here as they arrive; each says who sees it."""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from gaizao.accounts.scoping import ANONYMOUS_SCOPE, Scope
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str
+    visible: callable  # (Scope) -> bool
+
+
+def _signed_in(scope: Scope) -> bool:
+    return scope.user_id is not None
+
+
+def _has_region(scope: Scope) -> bool:
+    return scope.is_superuser or bool(scope.prefixes("view"))
+
+
+NAV_ENTRIES: list[NavEntry] = [
+    NavEntry(_("Home"), "home", _signed_in),
+    NavEntry(_("Regions"), "regions:list", _has_region),
+    NavEntry(_("Jobs"), "jobs:list", _signed_in),
+    NavEntry(_("Audit log"), "audit:list", lambda s: s.is_province_admin),
+    NavEntry(_("API"), "api-docs", _signed_in),
+    NavEntry(_("Administration"), "admin:index", lambda s: s.is_province_admin),
+]
+
+
+def navigation(request) -> dict:
+    scope = getattr(request, "scope", ANONYMOUS_SCOPE)
+    current = request.resolver_match.view_name if getattr(request, "resolver_match", None) else ""
+    items = []
+    for entry in NAV_ENTRIES:
+        if entry.visible(scope):
+            items.append({"label": entry.label, "url": reverse(entry.url_name),
+                          "active": current == entry.url_name or current.split(":")[0] == entry.url_name.split(":")[0]})
+    return {"nav_items": items, "scope": scope}

@@ -1,0 +1,133 @@
+from django import forms
+from django.apps import apps
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from gaizao.accounts.scoping import restrict
+from gaizao.accounts.services import sign_in
+
+from .audit import history_of
+from .errors import ServiceError
+from .filters import AuditFilter
+from .models import AuditEntry, Job, JobStatus
+from .selectors import home_summary
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
+    password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput, max_length=256,
+                               strip=False)
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    form = SignInForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = sign_in(request=request, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+            status = exc.status if exc.status == 429 else 200
+        else:
+            login(request, user)
+            return redirect(next_url or "home")
+    return render(request, "core/login.html", {"form": form, "next": next_url}, status=status)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("login")
+
+
+@login_required
+def home(request):
+    return render(request, "core/home.html", home_summary(user=request.user, scope=request.scope))
+
+
+@login_required
+def audit_list(request):
+    if not request.scope.is_province_admin:
+        raise Http404
+    entries = restrict(AuditEntry.objects.select_related("object_type"), request.user)
+    audit_filter = AuditFilter(request.GET, queryset=entries)
+    try:
+        rows = audit_filter.qs
+    except ServiceError as exc:
+        audit_filter.form.add_error(None, exc.message)
+        rows = entries.none()
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "core/audit_list.html", {"filter": audit_filter, "page": page})
+
+
+def _scoped_model(label: str):
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        raise Http404 from None
+    if not hasattr(model.objects.none(), "restrict"):
+        raise Http404
+    return model
+
+
+@login_required
+def object_history(request, object_type: str, object_id: str):
+    """Every recorded change of one object the user can see."""
+    model = _scoped_model(object_type)
+    obj = get_object_or_404(restrict(model.objects.all(), request.user), pk=object_id)
+    page = Paginator(history_of(obj), 50).get_page(request.GET.get("page"))
+    return render(request, "core/object_history.html", {"object": obj, "page": page,
+                                                        "object_type": object_type})
+
+
+@login_required
+def job_list(request):
+    jobs = restrict(Job.objects.select_related("region", "created_by"), request.user)
+    page = Paginator(jobs, 50).get_page(request.GET.get("page"))
+    return render(request, "core/job_list.html", {"page": page})
+
+
+@login_required
+def job_detail(request, pk: int):
+    job = get_object_or_404(restrict(Job.objects.select_related("region", "created_by"), request.user), pk=pk)
+    template = "core/_job_progress.html" if request.htmx else "core/job_detail.html"
+    return render(request, template, {"job": job, "JobStatus": JobStatus})
+
+
+def error_404(request, exception=None):
+    from .api import error_body
+
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse(error_body("not_found", _("Not found.")), status=404)
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    from .api import error_body
+
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse(error_body("server_error", _("Something went wrong on our side.")), status=500)
+    return render(request, "500.html", status=500)
+
+
+def error_400(request, exception=None):
+    return render(request, "400.html", status=400)
+
+
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)

@@ -1,0 +1,268 @@
+"""Every route × every role × (own region, a sibling, the parent) → allowed or denied.
+
+Routes are enumerated from the URL resolver. A route without an entry in ROUTE_KINDS
+fails `test_every_route_has_a_kind`, so a route added later without scoping (and
+without a row here) cannot slip through.
+"""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from gaizao.accounts.scoping import ROLE_REGION_ACTIONS, Role
+from gaizao.core.audit import record_change
+from gaizao.core.models import AuditAction, Job
+from gaizao.regions.models import Region
+
+from .conftest import ROLE_PLACES, make_user
+
+# kind of each named route
+ROUTE_KINDS = {
+    "home": "signed_in_page",
+    "login": "public_page",
+    "logout": "post_action",
+    "set_language": "post_action",
+    "javascript-catalog": "public_page",
+    "regions:list": "region_list_page",
+    "regions:detail": "region_object_page",
+    "regions:reload": "province_admin_post",
+    "jobs:list": "job_list_page",
+    "jobs:detail": "job_object_page",
+    "audit:list": "province_admin_page",
+    "audit:history": "region_history_page",
+    "api:auth-token": "post_action",
+    "api:me": "signed_in_api",
+    "api:region-list": "region_list_api",
+    "api:region-detail": "region_object_api",
+    "api:region-reload": "province_admin_api_post",
+    "api:audit-list": "audit_list_api",
+    "api:job-list": "job_list_api",
+    "api:job-detail": "job_object_api",
+    "api-schema": "public_page",
+    "api-docs": "public_page",
+}
+ADMIN_PUBLIC = {"admin:login", "admin:logout", "admin:password_reset", "admin:view_on_site", "admin:jsi18n"}
+
+ROLES = list(Role.values)
+NO_PLACE_TARGETS = ("330106004053", "330106004055", "330106004")
+
+
+def iter_routes(resolver=None, namespace=""):
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from iter_routes(pattern, ns)
+        elif isinstance(pattern, URLPattern):
+            # unnamed routes keep their namespace, so admin's redirect routes are recognisable
+            yield (f"{namespace}{pattern.name}" if pattern.name else namespace or None), pattern
+
+
+def named_routes():
+    return sorted({name for name, _p in iter_routes() if name and not name.endswith(":")})
+
+
+def test_every_route_has_a_kind():
+    unnamed = [str(p.pattern) for name, p in iter_routes() if name is None or name.endswith(":") and name != "admin:"]
+    assert unnamed == [], f"routes without a name cannot be checked: {unnamed}"
+    missing = [n for n in named_routes() if n not in ROUTE_KINDS and not n.startswith("admin:")]
+    assert missing == [], f"add these routes to the permission matrix: {missing}"
+
+
+def targets_for(role):
+    own, sibling, parent = ROLE_PLACES[role]
+    if own is None:
+        return dict(zip(("own", "sibling", "parent"), NO_PLACE_TARGETS, strict=True))
+    return {k: v for k, v in (("own", own), ("sibling", sibling), ("parent", parent)) if v}
+
+
+def expected_view(role, relation) -> bool:
+    if "view" not in ROLE_REGION_ACTIONS[role]:
+        return False
+    return relation == "own"
+
+
+@pytest.fixture
+def world(zhejiang):
+    """A user per role, another user's job and an audit entry on each target region."""
+    other = make_user(Role.PROVINCE_ADMIN, username="someone-else")
+    users = {role: make_user(role) for role in ROLES}
+    jobs, regions = {}, {}
+    codes = {c for role in ROLES for c in targets_for(role).values()}
+    for code in codes:
+        region = Region.objects.get(code=code)
+        regions[code] = region
+        jobs[code] = Job.objects.create(kind="regions.reload", region=region, created_by=other)
+        record_change(actor=other, obj=region, action=AuditAction.UPDATE, before={"name": "x"}, after={"name": "y"})
+    return {"users": users, "jobs": jobs, "regions": regions}
+
+
+def page_client(user):
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def api_client(user):
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def _object_url(kind, region, job):
+    return {
+        "region_object_page": reverse("regions:detail", args=[region.code]),
+        "region_object_api": reverse("api:region-detail", args=[region.code]),
+        "region_history_page": reverse("audit:history", args=["regions.region", region.pk]),
+        "job_object_page": reverse("jobs:detail", args=[job.pk]),
+        "job_object_api": reverse("api:job-detail", args=[job.pk]),
+    }[kind]
+
+
+OBJECT_KINDS = ["region_object_page", "region_object_api", "region_history_page", "job_object_page", "job_object_api"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_object_routes(world, role):
+    user = world["users"][role]
+    failures = []
+    for kind in OBJECT_KINDS:
+        for relation, code in targets_for(role).items():
+            region, job = world["regions"][code], world["jobs"][code]
+            client = api_client(user) if kind.endswith("_api") else page_client(user)
+            status = client.get(_object_url(kind, region, job)).status_code
+            want = expected_view(role, relation)
+            if want and status != 200 or not want and status not in (403, 404):
+                failures.append(f"{kind} {relation} {code}: got {status}, expected {'allow' if want else 'deny'}")
+    assert failures == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_list_routes(world, role):
+    user = world["users"][role]
+    failures = []
+    for relation, code in targets_for(role).items():
+        want = expected_view(role, relation)
+        region, job = world["regions"][code], world["jobs"][code]
+        page = page_client(user).get(reverse("regions:list"), {"within": code, "level": region.level})
+        seen = f"<code>{code}</code>" in page.content.decode()
+        api = api_client(user).get(reverse("api:region-list"), {"within": code, "level": region.level}).json()
+        api_seen = any(r["code"] == code for r in api["results"])
+        jobs_page = page_client(user).get(reverse("jobs:list")).content.decode()
+        job_seen = f'href="{reverse("jobs:detail", args=[job.pk])}"' in jobs_page
+        jobs_api = api_client(user).get(reverse("api:job-list")).json()
+        job_api_seen = any(j["id"] == job.pk for j in jobs_api["results"])
+        audit = api_client(user).get(reverse("api:audit-list"),
+                                     {"object_type": "regions.region", "object_id": region.pk}).json()
+        audit_seen = any(e["region_code"] == code for e in audit["results"])
+        for what, got in (("regions page", seen), ("regions api", api_seen), ("jobs page", job_seen),
+                          ("jobs api", job_api_seen), ("audit api", audit_seen)):
+            if got != want:
+                failures.append(f"{what} {relation} {code}: shown={got}, expected {want}")
+    assert failures == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_province_admin_routes(world, role):
+    user = world["users"][role]
+    allowed = role == Role.PROVINCE_ADMIN
+    audit = page_client(user).get(reverse("audit:list"))
+    assert (audit.status_code == 200) == allowed, audit.status_code
+    reload_page = page_client(user).post(reverse("regions:reload"))
+    assert (reload_page.status_code == 302) == allowed and (allowed or reload_page.status_code == 404)
+    reload_api = api_client(user).post(reverse("api:region-reload"))
+    assert (reload_api.status_code == 202) == allowed, reload_api.status_code
+    if not allowed:
+        assert reload_api.json()["code"] == "permission_denied"
+
+
+def admin_pages():
+    names = []
+    for name, pattern in iter_routes():
+        if name and name.startswith("admin:") and name not in ADMIN_PUBLIC and "<" not in str(pattern.pattern):
+            names.append(name)
+    return sorted(set(names))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_site_is_for_province_admins_only(world, role):
+    user = world["users"][role]
+    client = page_client(user)
+    pages = admin_pages()
+    assert "admin:index" in pages and "admin:accounts_user_changelist" in pages
+    for name in pages:
+        response = client.get(reverse(name))
+        if role == Role.PROVINCE_ADMIN:
+            # 403: adding to a read-only model (audit entries, jobs); autocomplete without its parameters
+            assert response.status_code in (200, 302, 405) or (name.endswith("_add") or name == "admin:autocomplete") and response.status_code == 403, (
+                name, response.status_code)
+            if name.endswith("_changelist") or name == "admin:index":
+                assert response.status_code == 200, name
+        else:
+            assert response.status_code == 302 and "/admin/login/" in response["Location"], (name, role)
+
+
+@pytest.mark.django_db
+def test_anonymous_is_sent_to_sign_in(world):
+    anonymous_page, anonymous_api = Client(), APIClient()
+    region, job = world["regions"]["330106"], world["jobs"]["330106"]
+    for name, kind in ROUTE_KINDS.items():
+        if kind in ("public_page", "post_action"):
+            continue
+        if kind in OBJECT_KINDS:
+            url = _object_url(kind, region, job)
+        else:
+            url = reverse(name)
+        if "_api" in kind:
+            response = anonymous_api.post(url) if kind.endswith("_post") else anonymous_api.get(url)
+            assert response.status_code in (401, 403), (name, response.status_code)
+            assert response.json()["code"] in ("not_authenticated", "authentication_failed"), name
+        else:
+            response = anonymous_page.post(url) if kind.endswith("_post") else anonymous_page.get(url)
+            assert response.status_code == 302 and "/login/" in response["Location"], (name, response.status_code)
+
+
+@pytest.mark.django_db
+def test_public_pages_answer_anonymous(zhejiang):
+    client = Client()
+    for name, kind in ROUTE_KINDS.items():
+        if kind == "public_page":
+            assert client.get(reverse(name)).status_code == 200, name
+
+
+@pytest.mark.django_db
+def test_signed_in_pages(world):
+    for role in ROLES:
+        user = world["users"][role]
+        assert page_client(user).get(reverse("home")).status_code == 200
+        me = api_client(user).get(reverse("api:me")).json()
+        assert me["username"] == user.username
+        assert any(m["role"] == role for m in me["memberships"])
+
+
+@pytest.mark.django_db
+def test_retired_region_data_stays_visible_to_successor_officials(zhejiang):
+    """Data under 330103 下城区 (merged into 拱墅区 330105) is visible to 拱墅区's official, not to 西湖区's."""
+    gongshu = make_user(Role.COUNTY_OFFICIAL, username="gongshu", region_code="330105")
+    xihu = make_user(Role.COUNTY_OFFICIAL, username="xihu-test", region_code="330106")
+    xiacheng = Region.objects.get(code="330103")
+    assert not xiacheng.is_active
+    assert page_client(gongshu).get(reverse("regions:detail", args=["330103"])).status_code == 200
+    assert page_client(xihu).get(reverse("regions:detail", args=["330103"])).status_code == 404
+    assert api_client(gongshu).get(reverse("api:region-detail", args=["330104"])).status_code == 404
+    shangcheng = make_user(Role.COUNTY_OFFICIAL, username="shangcheng", region_code="330102")
+    assert api_client(shangcheng).get(reverse("api:region-detail", args=["330104"])).status_code == 200
+
+
+def test_route_kinds_cover_no_stale_entries():
+    names = set(named_routes())
+    stale = [n for n in ROUTE_KINDS if n not in names]
+    assert stale == []
+
