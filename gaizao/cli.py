@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gaizao.settings")
     argv = list(sys.argv if argv is None else argv)
     argv[0] = "gaizao"
-    if len(argv) > 1 and "-" in argv[1] and not argv[1].startswith("-"):
-        argv[1] = argv[1].replace("-", "_")
+    command_at = 2 if len(argv) > 2 and argv[1] == "help" else 1
+    if len(argv) > command_at and "-" in argv[command_at] and not argv[command_at].startswith("-"):
+        argv[command_at] = argv[command_at].replace("-", "_")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(argv)

@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from gaizao.core.errors import ErrorCode, ServiceError
+from gaizao.core.filtering import StrictBooleanFilter
 
 from .models import Region, RegionLevel
 
@@ -28,7 +29,7 @@ class RegionFilter(django_filters.FilterSet):
     level = django_filters.ChoiceFilter(choices=RegionLevel.choices)
     parent = RegionCodeFilter(lookup="parent__code")
     within = RegionCodeFilter(lookup="code__startswith", label=_("Within region (code)"))
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
     search = django_filters.CharFilter(method="filter_search", label=_("Name or code"))
 
     class Meta:

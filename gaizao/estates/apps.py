@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EstatesConfig(AppConfig):
+    name = "gaizao.estates"
+    label = "estates"
+    verbose_name = _("Estates and project pool")
