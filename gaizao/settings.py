@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "gaizao.core",
     "gaizao.regions",
     "gaizao.accounts",
+    "gaizao.estates",
 ]
 
 MIDDLEWARE = [
