@@ -22,6 +22,14 @@ class ErrorCode:
     ROLE_PLACE_MISMATCH = "role_place_mismatch"
     JOB_KIND_UNKNOWN = "job_kind_unknown"
     AUDIT_IMMUTABLE = "audit_immutable"
+    ESTATE_REGION_INVALID = "estate_region_invalid"
+    ESTATE_CODE_TAKEN = "estate_code_taken"
+    ESTATE_NOT_ELIGIBLE = "estate_not_eligible"
+    ESTATE_TRANSITION_INVALID = "estate_transition_invalid"
+    ESTATE_POOL_YEAR_INVALID = "estate_pool_year_invalid"
+    ESTATES_NOT_ADJACENT = "estates_not_adjacent"
+    ESTATE_ROWS_INVALID = "estate_rows_invalid"
+    RULES_REGION_INVALID = "rules_region_invalid"
     SERVER_ERROR = "server_error"
 
 
