@@ -31,6 +31,8 @@ class ErrorCode:
     ESTATE_ROWS_INVALID = "estate_rows_invalid"
     RULES_REGION_INVALID = "rules_region_invalid"
     SERVER_ERROR = "server_error"
+    CENSUS_FILE_INVALID = "census_file_invalid"
+    CENSUS_ROWS_INVALID = "census_rows_invalid"
 
 
 class ServiceError(Exception):
