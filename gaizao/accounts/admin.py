@@ -1,9 +1,12 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from gaizao.core.admin import AuditedModelAdmin
+from gaizao.core.errors import ServiceError
 
 from .models import Membership, Organisation, User
+from .services import check_role_place
 
 
 class MembershipInline(admin.TabularInline):
@@ -36,8 +39,23 @@ class OrganisationAdmin(AuditedModelAdmin):
     autocomplete_fields = ["region"]
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "region", "organisation", "is_active"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            check_role_place(data.get("role"), data.get("region"), data.get("organisation"))
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return data
+
+
 @admin.register(Membership)
 class MembershipAdmin(AuditedModelAdmin):
+    form = MembershipForm
     list_display = ["user", "role", "region", "organisation", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["user__username", "region__name", "organisation__name"]

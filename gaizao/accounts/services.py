@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gaizao.core.audit import audited_create, audited_update, record_change, snapshot
+from gaizao.core.audit import audited_create, audited_update, record_change
 from gaizao.core.errors import ErrorCode, ServiceError
 from gaizao.core.models import AuditAction
 from gaizao.regions.models import Region, RegionLevel
@@ -58,7 +58,7 @@ def organisation_create(*, actor, name: str, kind: str, region: Region | None, d
     return audited_create(actor=actor, obj=org, verb="accounts.organisation_create")
 
 
-def _check_role_place(role: str, region: Region | None, organisation: Organisation | None) -> None:
+def check_role_place(role: str, region: Region | None, organisation: Organisation | None) -> None:
     if role in ROLE_REGION_LEVEL:
         if region is None or organisation is not None:
             raise ServiceError(ErrorCode.ROLE_PLACE_MISMATCH, _("This role is held on a region."),
@@ -88,7 +88,7 @@ def membership_grant(
     *, actor, user: User, role: str, region: Region | None = None, organisation: Organisation | None = None
 ) -> Membership:
     """Give `user` a role on a region or organisation; granting one already held is a no-op."""
-    _check_role_place(role, region, organisation)
+    check_role_place(role, region, organisation)
     membership = Membership.objects.filter(user=user, role=role, region=region, organisation=organisation).first()
     if membership is not None:
         if not membership.is_active:
@@ -142,6 +142,3 @@ def sign_in(*, request, username: str, password: str) -> User:
     record_change(actor=user, obj=user, action=AuditAction.LOGIN, before=None, after=None, verb="accounts.sign_in")
     return user
 
-
-def user_snapshot(user: User) -> dict:
-    return snapshot(user)

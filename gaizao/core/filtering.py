@@ -11,6 +11,10 @@ FALSE_WORDS = {"false", "0", "no", "off"}
 class StrictBooleanField(forms.Field):
     default_error_messages = {"invalid": _("Expected true or false.")}
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.Select(choices=[("", "---------"), ("true", _("Yes")), ("false", _("No"))]))
+        super().__init__(*args, **kwargs)
+
     def to_python(self, value):
         if value in (None, ""):
             return None

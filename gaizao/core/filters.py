@@ -1,13 +1,14 @@
 import django_filters
 from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .errors import ErrorCode, ServiceError
 from .models import AuditAction, AuditEntry
 
 
 class AuditFilter(django_filters.FilterSet):
-    object_type = django_filters.CharFilter(method="filter_object_type", label=_("Object type (app.model)"))
+    object_type = django_filters.CharFilter(method="filter_object_type", label=gettext_lazy("Object type (app.model)"))
     object_id = django_filters.CharFilter()
     actor = django_filters.CharFilter(field_name="actor_name")
     action = django_filters.ChoiceFilter(choices=AuditAction.choices)

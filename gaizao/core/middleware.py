@@ -34,3 +34,24 @@ class ActorMiddleware:
 
         request.scope = SimpleLazyObject(lambda: scope_for(request.user))
         return self.get_response(request)
+
+
+class LanguageMiddleware:
+    """Chinese unless the person chose otherwise with the switch (cookie); the browser's
+    Accept-Language is not consulted, so every official sees the same default."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        supported = {code for code, _name in settings.LANGUAGES}
+        language = chosen if chosen in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response

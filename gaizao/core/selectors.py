@@ -1,6 +1,6 @@
 """Reads for the home page. Everything region-bound goes through `restrict`."""
 
-from gaizao.accounts.scoping import Scope, restrict
+from gaizao.accounts.scoping import Role, Scope, restrict
 from gaizao.regions.models import Region
 
 from .models import Job, JobStatus
@@ -9,7 +9,7 @@ from .models import Job, JobStatus
 def home_summary(*, user, scope: Scope) -> dict:
     codes = [code for _role, code in scope.memberships if code]
     regions = {r.code: r for r in Region.objects.filter(code__in=codes)}
-    memberships = [{"role": role, "region": regions.get(code)} for role, code in scope.memberships]
+    memberships = [{"role": Role(role).label, "region": regions.get(code)} for role, code in scope.memberships]
     jobs = restrict(Job.objects.select_related("region"), user)
     attention = []
     failed = jobs.filter(status=JobStatus.FAILED, created_by=user)[:5]

@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gaizao.core.errors import ErrorCode, ServiceError
 from gaizao.core.filtering import StrictBooleanFilter
@@ -28,9 +29,9 @@ class RegionCodeFilter(django_filters.CharFilter):
 class RegionFilter(django_filters.FilterSet):
     level = django_filters.ChoiceFilter(choices=RegionLevel.choices)
     parent = RegionCodeFilter(lookup="parent__code")
-    within = RegionCodeFilter(lookup="code__startswith", label=_("Within region (code)"))
+    within = RegionCodeFilter(lookup="code__startswith", label=gettext_lazy("Within region (code)"))
     is_active = StrictBooleanFilter()
-    search = django_filters.CharFilter(method="filter_search", label=_("Name or code"))
+    search = django_filters.CharFilter(method="filter_search", label=gettext_lazy("Name or code"))
 
     class Meta:
         model = Region
