@@ -1,5 +1,8 @@
 # Gaizao: `make demo` brings the site up, `make test` runs the whole suite (SQLite, then PostgreSQL).
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# pip repeats a harmless warning for every local index it cannot read; keep the output readable
+QUIET_PIP := sed -u '/is ignored: it is neither a file nor a directory/d'
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,8 +15,8 @@ setup: $(VENV)/.installed node_modules/.installed messages
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -r requirements.lock
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q -r requirements.lock 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q --no-deps -e . 2>&1 | $(QUIET_PIP)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

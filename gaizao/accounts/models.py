@@ -112,3 +112,6 @@ class LoginFailure(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.client_address} {self.at:%Y-%m-%d %H:%M}"
