@@ -261,8 +261,8 @@ def parse_bool(value) -> bool | None:
     raise ValueProblem(_("expected yes or no (是/否)"))
 
 
-def parse_percent(value) -> int | None:
-    """A whole percentage 0-100 from `85%`, `85`, `0.85`.
+def parse_percent(value) -> Decimal | None:
+    """A percentage 0-100 (two decimal places) from `85%`, `85`, `0.85`.
 
     Without a % sign a number from 0 to 1 is a fraction (so `1` is 100%, as in a percent-formatted
     Excel cell); above 1 it is already a percentage.
@@ -285,7 +285,7 @@ def parse_percent(value) -> int | None:
         raise ValueProblem(_("not a percentage"))
     if not has_sign and 0 <= number <= 1:
         number *= 100
-    percent = int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    percent = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if not 0 <= percent <= 100:
         raise ValueProblem(_("a percentage must be from 0 to 100"))
     return percent
