@@ -1223,3 +1223,78 @@ def class_counts(estate_ids: Iterable[int]) -> dict[int, dict[str, int]]:
                 .values("estate_id", "catalogueitem__content_class").annotate(n=Count("pk"))):
         out[row["estate_id"]][row["catalogueitem__content_class"]] = row["n"]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# buildings and households
+
+
+@transaction.atomic
+def estate_buildings_add(*, actor, estate: Estate, buildings: list[dict], cause: str = "") -> int:
+    """Add buildings to an estate, each optionally with its households; numbers already there are refused.
+
+    A building dict: number (required), floors, units, households, has_elevator, structure, built_year,
+    and `dwellings`: a list of {unit, room, floor, floor_area, owner_name, owner_phone}.
+    """
+    from .models import Building, BuildingStructure, Household
+
+    estate = Estate.objects.select_related("region").get(pk=estate.pk)
+    _reach(actor, estate.region.code)
+    taken = set(Building.objects.filter(estate=estate).values_list("number", flat=True))
+    objs, dwellings, errors = [], [], {}
+    for index, spec in enumerate(buildings):
+        try:
+            number = _text(spec.get("number"), max_length=32, required=True)
+            if number in taken:
+                raise _Bad(_("This building number is already used."))
+            taken.add(number)
+            building = Building(
+                estate=estate, number=number,
+                floors=_int(spec.get("floors"), low=1, high=200, nullable=True),
+                units=_int(spec.get("units"), low=1, high=1000, nullable=True),
+                households=_int(spec.get("households"), low=0, high=100_000, nullable=True),
+                has_elevator=_bool(spec.get("has_elevator")),
+                structure=_choice(spec.get("structure") or "", BuildingStructure, "") if spec.get("structure")
+                else "",
+                built_year=_int(spec.get("built_year"), low=1900, high=_current_year(), nullable=True))
+            homes = []
+            for home in spec.get("dwellings") or []:
+                homes.append(Household(
+                    unit=_text(home.get("unit"), max_length=16), room=_text(home.get("room"), max_length=16,
+                                                                            required=True),
+                    floor=_int(home.get("floor"), low=-5, high=200, nullable=True),
+                    floor_area=_dec(home.get("floor_area"), low=Decimal(0), high=Decimal("999999.99"), places=2),
+                    owner_name=_text(home.get("owner_name"), max_length=64),
+                    owner_phone=_text(home.get("owner_phone"), max_length=32)))
+        except _Bad as exc:
+            errors[f"buildings[{index}]"] = [str(exc)]
+            continue
+        objs.append(building)
+        dwellings.append(homes)
+    if errors:
+        raise ServiceError(ErrorCode.INVALID, _("Some buildings are invalid; none was added."), fields=errors)
+    Building.objects.bulk_create(objs)
+    homes_all = []
+    for building, homes in zip(objs, dwellings, strict=True):
+        for home in homes:
+            home.building = building
+            homes_all.append(home)
+    Household.objects.bulk_create(homes_all, batch_size=2000)
+    entries = [(b, AuditAction.CREATE, None, {"estate_id": estate.pk, "number": b.number, "floors": b.floors,
+                                             "units": b.units, "households": b.households,
+                                             "has_elevator": b.has_elevator}) for b in objs]
+    for b in objs:
+        b.estate = estate
+    record_changes_bulk(actor=actor, entries=entries, verb="estates.buildings_add", cause=cause)
+    record_changes_bulk(actor=actor, verb="estates.buildings_add", cause=cause, entries=[
+        (h, AuditAction.CREATE, None, {"building_id": h.building_id, "unit": h.unit, "room": h.room,
+                                       "floor": h.floor, "floor_area": _plain(h.floor_area),
+                                       "owner_name": h.owner_name, "owner_phone": mask_phone_for_audit(h.owner_phone)})
+        for h in homes_all])
+    return len(objs)
+
+
+def mask_phone_for_audit(phone: str) -> str:
+    from .models import mask_phone
+
+    return mask_phone(phone)
