@@ -22,6 +22,7 @@ from .request_context import current_request_id, request_id_bound
 JOB_HANDLERS: dict[str, str] = {
     "regions.reload": "gaizao.regions.jobs.regions_reload_job",
     "estates.recompute": "gaizao.estates.jobs.estates_recompute_job",
+    "estates.census_import": "gaizao.estates.census.jobs.census_import_job",
 }
 
 
