@@ -7,11 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from gaizao.accounts import api as accounts_api
 from gaizao.core import api_views as core_api
 from gaizao.core import views as core_views
+from gaizao.estates.census.urls import api_urlpatterns as census_api
 from gaizao.regions import api as regions_api
 
 admin.site.site_header = "Gaizao"
 
 api_v1 = [
+    *census_api,
     path("auth/token/", accounts_api.TokenObtainApi.as_view(), name="auth-token"),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("regions/", regions_api.RegionListApi.as_view(), name="region-list"),
@@ -39,6 +41,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("regions/", include("gaizao.regions.urls")),
+    path("census/", include("gaizao.estates.census.urls")),
     path("jobs/", include(jobs_urls)),
     path("audit/", include(audit_urls)),
     path("admin/", admin.site.urls),
