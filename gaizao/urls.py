@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from gaizao.accounts import api as accounts_api
 from gaizao.core import api_views as core_api
 from gaizao.core import views as core_views
+from gaizao.estates import api as estates_api
 from gaizao.estates.census.urls import api_urlpatterns as census_api
 from gaizao.regions import api as regions_api
 
@@ -22,6 +23,14 @@ api_v1 = [
     path("audit/", core_api.AuditListApi.as_view(), name="audit-list"),
     path("jobs/", core_api.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:pk>/", core_api.JobDetailApi.as_view(), name="job-detail"),
+    path("estates/", estates_api.EstateListApi.as_view(), name="estate-list"),
+    path("estates/admit/", estates_api.EstatesAdmitApi.as_view(), name="estate-admit-bulk"),
+    path("estates/merge/", estates_api.EstatesMergeApi.as_view(), name="estate-merge"),
+    path("estates/<int:pk>/", estates_api.EstateDetailApi.as_view(), name="estate-detail"),
+    path("estates/<int:pk>/admit/", estates_api.EstateAdmitApi.as_view(), name="estate-admit"),
+    path("estates/<int:pk>/defer/", estates_api.EstateDeferApi.as_view(), name="estate-defer"),
+    path("estates/<int:pk>/drop/", estates_api.EstateDropApi.as_view(), name="estate-drop"),
+    path("estates/<int:pk>/readmit/", estates_api.EstateReadmitApi.as_view(), name="estate-readmit"),
 ]
 
 jobs_urls = ([
@@ -42,6 +51,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("regions/", include("gaizao.regions.urls")),
     path("census/", include("gaizao.estates.census.urls")),
+    path("estates/", include("gaizao.estates.urls")),
     path("jobs/", include(jobs_urls)),
     path("audit/", include(audit_urls)),
     path("admin/", admin.site.urls),

@@ -200,6 +200,7 @@ class Estate(models.Model):
             models.Index(fields=["status"], name="estate_status"),
             models.Index(fields=["eligibility"], name="estate_eligibility"),
             models.Index(fields=["name"], name="estate_name"),
+            models.Index(fields=["updated_at"], name="estate_updated_at"),
         ]
 
     def __str__(self) -> str:

@@ -361,7 +361,7 @@ def estates_recompute(*, actor=None, county_ids: Iterable[int] | None = None,
                 old["priority_score"] = Decimal(old["priority_score"]).quantize(Decimal("0.01"))
             if new_cmp == old:
                 continue
-            obj = Estate(pk=row["pk"], name=row["name"], region_id=row["region_id"], **new)
+            obj = Estate(pk=row["pk"], name=row["name"], region_id=row["region_id"], updated_at=timezone.now(), **new)
             obj.region = Region(pk=row["region_id"], code=row["region__code"])
             updates.append(obj)
             if (old["eligibility"], old["rebuild_route"]) != (new["eligibility"], new["rebuild_route"]):
@@ -372,7 +372,7 @@ def estates_recompute(*, actor=None, county_ids: Iterable[int] | None = None,
                                {"eligibility": new["eligibility"], "rebuild_route": new["rebuild_route"],
                                 "eligibility_reasons": new["eligibility_reasons"]}))
         if updates:
-            Estate.objects.bulk_update(updates, list(DERIVED_FIELDS), batch_size=500)
+            Estate.objects.bulk_update(updates, [*DERIVED_FIELDS, "updated_at"], batch_size=500)
             changed_total += len(updates)
         record_changes_bulk(actor=actor, entries=audits, verb="estates.recompute", cause=cause)
         if progress:

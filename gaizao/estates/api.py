@@ -1,0 +1,292 @@
+"""The estates API: list and detail with the list page's filters, and the pool actions."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gaizao.accounts.scoping import Action, restrict
+from gaizao.core.api import ErrorSerializer, Pagination
+from gaizao.core.scoped_api import ScopedDetailApi, ScopedListApi
+
+from . import selectors, services
+from .filters import EstateFilter
+from .models import Building, Estate, RenovationProject
+from .rules import reasons_text
+
+
+def _dec(value):
+    return None if value is None else str(value)
+
+
+class EstateOutputSerializer(serializers.ModelSerializer):
+    """One estate in a list. Written by hand in `to_representation` (50 rows must serialise in well under
+    a millisecond); the declared fields describe it for the schema."""
+
+    region = serializers.CharField(source="region.code", help_text="code of the street or community")
+    region_name = serializers.CharField(source="region.name")
+    county = serializers.CharField(source="county.code")
+    county_name = serializers.CharField(source="county.name")
+    eligibility_reasons = serializers.ListField(child=serializers.CharField(), help_text="the reasons in words")
+    project = serializers.CharField(source="project.code", allow_null=True)
+    url = serializers.CharField()
+
+    class Meta:
+        model = Estate
+        fields = ["id", "code", "name", "address", "region", "region_name", "county", "county_name", "built_year",
+                  "buildings", "households", "floor_area", "housing_type", "in_shantytown_plan",
+                  "in_historic_district", "has_precast_slab_hazard", "management_mode", "max_floors",
+                  "buildings_with_elevator", "willingness", "longitude", "latitude", "eligibility",
+                  "eligibility_reasons", "rebuild_route", "priority_score", "county_rank", "status", "status_reason",
+                  "pool_year", "project", "url"]
+
+    def to_representation(self, e: Estate) -> dict:
+        return {
+            "id": e.pk, "code": e.code, "name": e.name, "address": e.address,
+            "region": e.region.code, "region_name": e.region.name,
+            "county": e.county.code, "county_name": e.county.name,
+            "built_year": e.built_year, "buildings": e.buildings, "households": e.households,
+            "floor_area": _dec(e.floor_area), "housing_type": e.housing_type,
+            "in_shantytown_plan": e.in_shantytown_plan, "in_historic_district": e.in_historic_district,
+            "has_precast_slab_hazard": e.has_precast_slab_hazard, "management_mode": e.management_mode,
+            "max_floors": e.max_floors, "buildings_with_elevator": e.buildings_with_elevator,
+            "willingness": _dec(e.willingness), "longitude": _dec(e.longitude), "latitude": _dec(e.latitude),
+            "eligibility": e.eligibility, "eligibility_reasons": reasons_text(e.eligibility_reasons),
+            "rebuild_route": e.rebuild_route, "priority_score": _dec(e.priority_score),
+            "county_rank": e.county_rank, "status": e.status, "status_reason": e.status_reason,
+            "pool_year": e.pool_year, "project": e.project.code if e.project_id else None,
+            "url": f"/api/v1/estates/{e.pk}/",
+        }
+
+
+class BuildingOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Building
+        fields = ["number", "floors", "units", "households", "has_elevator", "structure", "built_year"]
+
+
+class EstateDetailOutputSerializer(EstateOutputSerializer):
+    priority_breakdown = serializers.DictField()
+    deficiencies = serializers.ListField(child=serializers.DictField())
+    buildings_list = BuildingOutputSerializer(many=True, source="building_set")
+    history_url = serializers.CharField()
+
+    class Meta(EstateOutputSerializer.Meta):
+        fields = [*EstateOutputSerializer.Meta.fields, "priority_breakdown", "deficiencies", "buildings_list",
+                  "history_url"]
+
+    def to_representation(self, e: Estate) -> dict:
+        data = super().to_representation(e)
+        data["priority_breakdown"] = e.priority_breakdown
+        data["deficiencies"] = [{"code": i.code, "name": i.name, "content_class": i.content_class}
+                                for i in e.deficiencies.all()]
+        data["buildings_list"] = BuildingOutputSerializer(e.building_set.all(), many=True).data
+        data["history_url"] = reverse("audit:history", args=["estates.estate", e.pk])
+        return data
+
+
+class EstatePagination(Pagination):
+    """Counts come from the cached per-status counts, and the response carries them."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._counts = selectors.status_counts(queryset)
+        total = self._counts["total"]
+
+        class CountedPaginator(self.django_paginator_class):
+            @property
+            def count(self):  # noqa: D401 - the cached total
+                return total
+
+        self.django_paginator_class = CountedPaginator
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        counts = {k: v for k, v in self._counts.items() if k != "total"}
+        return Response(OrderedDict([
+            ("count", self.page.paginator.count), ("status_counts", counts), ("next", self.get_next_link()),
+            ("previous", self.get_previous_link()), ("results", data)]))
+
+    def get_paginated_response_schema(self, schema):
+        body = super().get_paginated_response_schema(schema)
+        body["properties"]["status_counts"] = {"type": "object", "additionalProperties": {"type": "integer"}}
+        return body
+
+
+@extend_schema(parameters=[OpenApiParameter("search", str, description="code prefix or part of the name")])
+class EstateListApi(ScopedListApi):
+    """Estates in the user's regions, with the list page's filters (`region` = a subtree by code)."""
+
+    serializer_class = EstateOutputSerializer
+    filterset_class = EstateFilter
+    pagination_class = EstatePagination
+
+    def base_queryset(self):
+        return Estate.objects.select_related("region", "county", "project").order_by("code")
+
+
+def _detail_queryset():
+    return Estate.objects.select_related("region", "county", "project").prefetch_related(
+        "deficiencies", "building_set")
+
+
+class EstateDetailApi(ScopedDetailApi):
+    """One estate with its score breakdown, deficiencies and buildings."""
+
+    serializer_class = EstateDetailOutputSerializer
+
+    def base_queryset(self):
+        return _detail_queryset()
+
+
+# ---------------------------------------------------------------------------------------------
+# pool actions
+
+
+class YearInputSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+
+
+class DeferInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+    to_year = serializers.IntegerField(required=False, allow_null=True)
+
+
+class DropInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class BulkAdmitInputSerializer(serializers.Serializer):
+    estates = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10_000)
+    year = serializers.IntegerField()
+
+
+class MergeInputSerializer(serializers.Serializer):
+    estates = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=200)
+    name = serializers.CharField(max_length=128)
+
+
+class ProjectOutputSerializer(serializers.ModelSerializer):
+    region = serializers.CharField(source="region.code")
+    county = serializers.CharField(source="county.code")
+    estates = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RenovationProject
+        fields = ["id", "code", "name", "region", "county", "is_active", "estates"]
+
+    def get_estates(self, project) -> list[str]:
+        return list(project.estates.order_by("code").values_list("code", flat=True))
+
+
+class _EstateActionApi(APIView):
+    input_serializer = YearInputSerializer
+
+    def changeable(self, request, pk) -> Estate:
+        return get_object_or_404(restrict(Estate.objects.all(), request.user, Action.CHANGE), pk=pk)
+
+    def act(self, request, estate, data):
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        estate = self.changeable(request, pk)
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.act(request, estate, serializer.validated_data)
+        fresh = _detail_queryset().get(pk=estate.pk)
+        return Response(EstateDetailOutputSerializer(fresh).data)
+
+
+_action_responses = {200: EstateDetailOutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer}
+
+
+class EstateAdmitApi(_EstateActionApi):
+    """Admit a surveyed, eligible estate to the pool for a year."""
+
+    @extend_schema(request=YearInputSerializer, responses=_action_responses)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, estate, data):
+        services.estate_admit(actor=request.user, estate=estate, year=data["year"])
+
+
+class EstateDeferApi(_EstateActionApi):
+    """Defer a surveyed or pooled estate with a reason, optionally to a later year."""
+
+    input_serializer = DeferInputSerializer
+
+    @extend_schema(request=DeferInputSerializer, responses=_action_responses)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, estate, data):
+        services.estate_defer(actor=request.user, estate=estate, reason=data["reason"], to_year=data.get("to_year"))
+
+
+class EstateDropApi(_EstateActionApi):
+    """Drop an estate with a reason."""
+
+    input_serializer = DropInputSerializer
+
+    @extend_schema(request=DropInputSerializer, responses=_action_responses)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, estate, data):
+        services.estate_drop(actor=request.user, estate=estate, reason=data["reason"])
+
+
+class EstateReadmitApi(_EstateActionApi):
+    """Readmit a deferred or dropped estate in a later year."""
+
+    @extend_schema(request=YearInputSerializer, responses=_action_responses)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, estate, data):
+        services.estate_readmit(actor=request.user, estate=estate, year=data["year"])
+
+
+def _reachable_ids(request, ids: list[int]) -> list[int]:
+    found = list(restrict(Estate.objects.filter(pk__in=ids), request.user, Action.CHANGE).values_list("pk", flat=True))
+    if len(found) != len(set(ids)):
+        from gaizao.core.errors import NotFoundError
+
+        raise NotFoundError()
+    return found
+
+
+class EstatesAdmitApi(APIView):
+    """Admit many estates at once (all or nothing)."""
+
+    @extend_schema(request=BulkAdmitInputSerializer,
+                   responses={200: inline_serializer("BulkAdmitOutput", {"admitted": serializers.IntegerField()}),
+                              400: ErrorSerializer, 404: ErrorSerializer})
+    def post(self, request):
+        serializer = BulkAdmitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = _reachable_ids(request, serializer.validated_data["estates"])
+        n = services.estates_admit(actor=request.user, estates=ids, year=serializer.validated_data["year"])
+        return Response({"admitted": n})
+
+
+class EstatesMergeApi(APIView):
+    """Merge adjacent estates of one county into a renovation project."""
+
+    @extend_schema(request=MergeInputSerializer,
+                   responses={201: ProjectOutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def post(self, request):
+        serializer = MergeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            ids = _reachable_ids(request, serializer.validated_data["estates"])
+            project = services.estates_merge(actor=request.user, estates=ids, name=serializer.validated_data["name"])
+        project = RenovationProject.objects.select_related("region", "county").get(pk=project.pk)
+        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,68 @@
+"""The estate list's filters, shared by the pages, the map and the API."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from gaizao.regions.filters import RegionCodeFilter
+
+from .models import Eligibility, Estate, EstateStatus, HousingType, ManagementMode
+
+SORTS = {
+    "code": ("code",),
+    "-code": ("-code",),
+    "name": ("name", "code"),
+    "-name": ("-name", "code"),
+    "built_year": ("built_year", "code"),
+    "-built_year": ("-built_year", "code"),
+    "households": ("households", "code"),
+    "-households": ("-households", "code"),
+    "floor_area": ("floor_area", "code"),
+    "-floor_area": ("-floor_area", "code"),
+    "priority_score": ("priority_score", "code"),
+    "-priority_score": ("-priority_score", "code"),
+    "county_rank": ("county", "county_rank", "code"),
+    "status": ("status", "code"),
+}
+SORT_LABELS = [
+    ("code", _("Code")), ("name", _("Name")), ("-priority_score", _("Priority score, highest first")),
+    ("county_rank", _("Rank in county")), ("built_year", _("Built year, oldest first")),
+    ("-built_year", _("Built year, newest first")), ("-households", _("Households, most first")),
+    ("status", _("Status")),
+]
+
+
+class EstateFilter(django_filters.FilterSet):
+    region = RegionCodeFilter(lookup="region__code__startswith", label=_("Within region (code)"))
+    search = django_filters.CharFilter(method="filter_search", label=_("Code or name"))
+    built_from = django_filters.NumberFilter(field_name="built_year", lookup_expr="gte", label=_("Built from"),
+                                             widget=forms.NumberInput(attrs={"min": 1900, "max": 2100}))
+    built_to = django_filters.NumberFilter(field_name="built_year", lookup_expr="lte", label=_("Built until"),
+                                           widget=forms.NumberInput(attrs={"min": 1900, "max": 2100}))
+    housing_type = django_filters.MultipleChoiceFilter(choices=HousingType.choices, label=_("Housing type"))
+    eligibility = django_filters.MultipleChoiceFilter(choices=Eligibility.choices, label=_("Eligibility"))
+    status = django_filters.MultipleChoiceFilter(choices=EstateStatus.choices, label=_("Status"))
+    management_mode = django_filters.ChoiceFilter(choices=ManagementMode.choices, label=_("Management mode"))
+    in_shantytown_plan = django_filters.BooleanFilter(label=_("In a shanty-town plan"))
+    in_historic_district = django_filters.BooleanFilter(label=_("In a historic district"))
+    has_precast_slab_hazard = django_filters.BooleanFilter(label=_("Precast slab hazard"))
+    in_project = django_filters.BooleanFilter(field_name="project", lookup_expr="isnull", exclude=True,
+                                              label=_("In a merged project"))
+    pool_year = django_filters.NumberFilter(label=_("Pool year"))
+    sort = django_filters.ChoiceFilter(choices=[(k, k) for k in SORTS], method="filter_sort", label=_("Sort"))
+
+    class Meta:
+        model = Estate
+        fields = ["region", "search", "built_from", "built_to", "housing_type", "eligibility", "status",
+                  "management_mode", "in_shantytown_plan", "in_historic_district", "has_precast_slab_hazard",
+                  "in_project", "pool_year", "sort"]
+
+    def filter_search(self, qs, name, value):
+        value = value.strip()
+        if not value:
+            return qs
+        return qs.filter(Q(code__startswith=value) | Q(name__contains=value))
+
+    def filter_sort(self, qs, name, value):
+        return qs.order_by(*SORTS.get(value, ("code",)))

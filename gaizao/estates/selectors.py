@@ -1,0 +1,208 @@
+"""Reads that the pages, the map and the API share. Everything region-bound goes through `restrict`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
+from django.db.models import Count, Max
+from django.utils.translation import gettext as _
+
+from gaizao.accounts.scoping import Action, Role, restrict, scope_for
+from gaizao.core.errors import ServiceError
+from gaizao.regions.models import Region, RegionLevel
+
+from . import geo
+from .filters import EstateFilter
+from .models import (
+    Building,
+    CatalogueItem,
+    ContentClass,
+    EligibilityPolicy,
+    Estate,
+    EstateStatus,
+    Household,
+    PriorityWeights,
+    RenovationProject,
+)
+from .rules import breakdown_rows, reasons_text
+from .services import PROVINCE_CODE, rules_by_county, rules_can_edit
+
+COUNT_CACHE_SECONDS = 300
+MAP_POINT_LIMIT = 20_000
+
+
+def estates_for(user, action: str = Action.VIEW):
+    return restrict(Estate.objects.all(), user, action)
+
+
+def estate_list(*, user, params) -> tuple[EstateFilter, object]:
+    """The filter (bound to `params`) and the scoped, filtered, sorted queryset.
+
+    Filter errors are left on the filter's form (pages show them, the API answers 400)."""
+    base = estates_for(user).select_related("region", "county").order_by("code")
+    estate_filter = EstateFilter(params, queryset=base)
+    if estate_filter.is_bound and not estate_filter.is_valid():
+        return estate_filter, base.none()
+    try:
+        rows = estate_filter.qs
+    except ServiceError as exc:
+        estate_filter.form.add_error(None, exc.message)
+        return estate_filter, base.none()
+    return estate_filter, rows
+
+
+def _data_version() -> str:
+    """Changes whenever an estate is created or changed (two index-only lookups)."""
+    latest = Estate.objects.aggregate(at=Max("updated_at"), id=Max("id"))
+    return f"{latest['at']}:{latest['id']}"
+
+
+def status_counts(queryset) -> dict:
+    """{"total": n, "<status>": n, …} for a filtered queryset; cached until estates change."""
+    counts = {status: 0 for status in EstateStatus.values}
+    counted = queryset.order_by().values("status").annotate(n=Count("pk"))
+    try:
+        sql, params = counted.query.sql_with_params()
+    except EmptyResultSet:
+        return dict(counts, total=0)
+    key = "estates:counts:" + hashlib.sha1(f"{_data_version()}|{sql}|{params!r}".encode()).hexdigest()
+    found = cache.get(key)
+    if found is not None:
+        return found
+    for row in counted:
+        counts[row["status"]] = row["n"]
+    counts["total"] = sum(counts[s] for s in EstateStatus.values)
+    cache.set(key, counts, COUNT_CACHE_SECONDS)
+    return counts
+
+
+def deficiencies_by_class(estate: Estate) -> list[tuple[str, list[CatalogueItem]]]:
+    grouped = defaultdict(list)
+    for item in estate.deficiencies.all():
+        grouped[item.content_class].append(item)
+    return [(str(label), grouped[value]) for value, label in ContentClass.choices if grouped[value]]
+
+
+def estate_detail(*, user, pk: int) -> dict:
+    """An estate the user may see, with everything its page shows; Estate.DoesNotExist when out of reach."""
+    estate = (estates_for(user).select_related("region", "region__parent", "county", "project")
+              .prefetch_related("deficiencies").get(pk=pk))
+    buildings = list(Building.objects.filter(estate=estate).annotate(dwellings=Count("household_set"))
+                     .order_by("number"))
+    households = list(Household.objects.filter(building__estate=estate).select_related("building")
+                      .order_by("building__number", "unit", "room")[:200])
+    rules = rules_by_county([estate.county.code])[estate.county.code]
+    scope = scope_for(user)
+    peers = []
+    if estate.project_id:
+        peers = list(estates_for(user).filter(project_id=estate.project_id).exclude(pk=estate.pk)
+                     .select_related("region"))
+    return {
+        "estate": estate,
+        "buildings": buildings,
+        "households": households,
+        "reasons": reasons_text(estate.eligibility_reasons),
+        "breakdown": breakdown_rows(estate.priority_breakdown),
+        "deficiency_groups": deficiencies_by_class(estate),
+        "rules": rules,
+        "rules_source": _("county override") if rules.policy_region == estate.county.code else _("province default"),
+        "can_change": scope.covers(estate.region.code, Action.CHANGE),
+        "project_peers": peers,
+    }
+
+
+def project_detail(*, user, pk: int) -> dict:
+    project = restrict(RenovationProject.objects.select_related("region", "county"), user).get(pk=pk)
+    members = list(estates_for(user).filter(project=project).select_related("region").order_by("code"))
+    return {"project": project, "members": members,
+            "can_change": scope_for(user).covers(project.region.code, Action.CHANGE)}
+
+
+# ---------------------------------------------------------------------------------------------
+# the map
+
+
+def county_codes_by_name() -> dict[str, str]:
+    """Today's county name → code; retired counties (下城区, 江干区) keep theirs for the 2017 outlines."""
+    out = {}
+    for code, name, active in Region.objects.filter(level=RegionLevel.COUNTY).values_list("code", "name",
+                                                                                           "is_active"):
+        if active or name not in out:
+            out[name] = code
+    return out
+
+
+def county_layer() -> dict:
+    key = "estates:county-layer:v1"
+    layer = cache.get(key)
+    if layer is None:
+        layer = geo.county_layer(county_codes_by_name())
+        cache.set(key, layer, 3600)
+    return layer
+
+
+def map_data(*, user, params) -> dict:
+    """Points for the filtered estates in scope, or counts per county when there are too many points."""
+    estate_filter, rows = estate_list(user=user, params=params)
+    if estate_filter.is_bound and not estate_filter.is_valid():
+        return {"mode": "error", "errors": estate_filter.errors.get_json_data()}
+    counts = status_counts(rows)
+    per_county = list(rows.order_by().values("county__code", "county__name").annotate(n=Count("pk")))
+    result = {"total": counts["total"], "counts": counts,
+              "counties": [{"code": r["county__code"], "name": r["county__name"], "n": r["n"]} for r in per_county]}
+    if counts["total"] > MAP_POINT_LIMIT:
+        result["mode"] = "counties"
+        result["points"] = []
+        result["message"] = _("%(n)s estates: too many to draw one by one. Choose a county or narrow the filters "
+                              "to see points.") % {"n": counts["total"]}
+        return result
+    result["mode"] = "points"
+    result["points"] = [
+        [pk, code, name, float(lon), float(lat), status, eligibility, float(score) if score is not None else None]
+        for pk, code, name, lon, lat, status, eligibility, score in rows.filter(
+            longitude__isnull=False, latitude__isnull=False).order_by().values_list(
+            "pk", "code", "name", "longitude", "latitude", "status", "eligibility", "priority_score")
+    ]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# rules
+
+
+def rules_overview(*, user) -> dict:
+    """The province default, the county overrides the user can see, and where the user may edit."""
+    scope = scope_for(user)
+    province = Region.objects.get(code=PROVINCE_CODE)
+    counties = restrict(Region.objects.filter(level=RegionLevel.COUNTY, is_active=True), user).order_by("code")
+    overridden = set(EligibilityPolicy.objects.filter(region__in=counties).values_list("region_id", flat=True))
+    overridden |= set(PriorityWeights.objects.filter(region__in=counties).values_list("region_id", flat=True))
+    rules = rules_by_county([c.code for c in counties] + [PROVINCE_CODE])
+    rows = [{"region": c, "rules": rules[c.code], "overridden": c.pk in overridden,
+             "can_edit": rules_can_edit(user, c)} for c in counties]
+    return {
+        "province": province,
+        "province_rules": rules[PROVINCE_CODE],
+        "can_edit_province": rules_can_edit(user, province),
+        "counties": rows,
+        "is_county_official": scope.has_role(Role.COUNTY_OFFICIAL),
+    }
+
+
+def rules_rows(region: Region) -> tuple[EligibilityPolicy, PriorityWeights]:
+    """The rows to edit for a region: its own, else unsaved copies of what is in force there."""
+    province = Region.objects.get(code=PROVINCE_CODE)
+    policy = EligibilityPolicy.objects.filter(region=region).first()
+    if policy is None:
+        base = EligibilityPolicy.objects.filter(region=province).first() or EligibilityPolicy(region=province)
+        policy = EligibilityPolicy(region=region, **{f: getattr(base, f) for f in (
+            "cutoff_year", "exclude_shantytown", "priority_housing_types", "hazard_route", "min_willingness")})
+    weights = PriorityWeights.objects.filter(region=region).first()
+    if weights is None:
+        base = PriorityWeights.objects.filter(region=province).first() or PriorityWeights(region=province)
+        weights = PriorityWeights(region=region, **{f.name: getattr(base, f.name) for f in PriorityWeights._meta
+                                                    .concrete_fields if f.name not in ("id", "region", "updated_at")})
+    return policy, weights

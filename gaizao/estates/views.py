@@ -1,0 +1,351 @@
+"""Pages: the estate list, detail with pool actions, merged projects, the map and the rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from gaizao.accounts.scoping import Action, restrict
+from gaizao.core.errors import ServiceError
+from gaizao.regions.models import Region, RegionLevel
+
+from . import selectors, services
+from .filters import SORT_LABELS
+from .models import EligibilityPolicy, Estate, EstateStatus, HousingType, PriorityWeights, RenovationProject
+
+PAGE_SIZE = 50
+
+
+def _error_text(exc: ServiceError) -> str:
+    details = []
+    for key, values in (exc.fields or {}).items():
+        if key == "rows":
+            continue
+        for value in values if isinstance(values, list) else [values]:
+            details.append(f"{key}: {value}")
+    return exc.message + (" (" + "; ".join(details[:10]) + ")" if details else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# list and detail
+
+
+@login_required
+@require_GET
+def estate_list(request):
+    estate_filter, rows = selectors.estate_list(user=request.user, params=request.GET)
+    counts = selectors.status_counts(rows)
+    paginator = Paginator(rows, PAGE_SIZE)
+    paginator.__dict__["count"] = counts["total"]
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    status_links = []
+    for value, label in EstateStatus.choices:
+        q = query.copy()
+        q.setlist("status", [value])
+        status_links.append({"value": value, "label": label, "count": counts.get(value, 0), "query": q.urlencode(),
+                             "active": request.GET.getlist("status") == [value]})
+    sort_links = []
+    for value, label in SORT_LABELS:
+        q = query.copy()
+        q["sort"] = value
+        sort_links.append({"label": label, "query": q.urlencode(), "active": request.GET.get("sort", "code") == value})
+    return render(request, "estates/estate_list.html", {
+        "filter": estate_filter, "page": page, "counts": counts, "status_links": status_links,
+        "sort_links": sort_links, "can_change": bool(request.scope.prefixes(Action.CHANGE)) or
+        request.scope.is_superuser, "this_year": timezone.localdate().year,
+        "all_query": _without(query, "status"),
+    })
+
+
+def _without(query, key):
+    q = query.copy()
+    q.pop(key, None)
+    return q.urlencode()
+
+
+@login_required
+@require_GET
+def estate_detail(request, pk: int):
+    try:
+        context = selectors.estate_detail(user=request.user, pk=pk)
+    except Estate.DoesNotExist:
+        raise Http404 from None
+    context["this_year"] = timezone.localdate().year
+    return render(request, "estates/estate_detail.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# pool actions (htmx: the pool panel is swapped in place)
+
+
+def _pool_response(request, estate: Estate, error: str = ""):
+    if request.htmx:
+        context = selectors.estate_detail(user=request.user, pk=estate.pk)
+        context.update(this_year=timezone.localdate().year, pool_error=error,
+                       pool_done="" if error else _("Saved."))
+        return render(request, "estates/_pool_panel.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("Saved."))
+    return redirect("estates:detail", pk=estate.pk)
+
+
+def _changeable(request, pk: int) -> Estate:
+    return get_object_or_404(restrict(Estate.objects.all(), request.user, Action.CHANGE), pk=pk)
+
+
+@login_required
+@require_POST
+def estate_admit(request, pk: int):
+    estate = _changeable(request, pk)
+    try:
+        services.estate_admit(actor=request.user, estate=estate, year=request.POST.get("year"))
+    except ServiceError as exc:
+        return _pool_response(request, estate, _error_text(exc))
+    return _pool_response(request, estate)
+
+
+@login_required
+@require_POST
+def estate_defer(request, pk: int):
+    estate = _changeable(request, pk)
+    try:
+        services.estate_defer(actor=request.user, estate=estate, reason=request.POST.get("reason", ""),
+                              to_year=request.POST.get("to_year") or None)
+    except ServiceError as exc:
+        return _pool_response(request, estate, _error_text(exc))
+    return _pool_response(request, estate)
+
+
+@login_required
+@require_POST
+def estate_drop(request, pk: int):
+    estate = _changeable(request, pk)
+    try:
+        services.estate_drop(actor=request.user, estate=estate, reason=request.POST.get("reason", ""))
+    except ServiceError as exc:
+        return _pool_response(request, estate, _error_text(exc))
+    return _pool_response(request, estate)
+
+
+@login_required
+@require_POST
+def estate_readmit(request, pk: int):
+    estate = _changeable(request, pk)
+    try:
+        services.estate_readmit(actor=request.user, estate=estate, year=request.POST.get("year"))
+    except ServiceError as exc:
+        return _pool_response(request, estate, _error_text(exc))
+    return _pool_response(request, estate)
+
+
+def _chosen(request) -> list[int]:
+    ids = []
+    for value in request.POST.getlist("estates"):
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    reachable = restrict(Estate.objects.filter(pk__in=ids), request.user, Action.CHANGE).values_list("pk", flat=True)
+    return list(reachable)
+
+
+def _back_to_list(request):
+    back = request.POST.get("next", "")
+    if back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect("estates:list")
+
+
+@login_required
+@require_POST
+def estates_admit_bulk(request):
+    ids = _chosen(request)
+    if not ids:
+        messages.error(request, _("Choose at least one estate."))
+        return _back_to_list(request)
+    try:
+        n = services.estates_admit(actor=request.user, estates=ids, year=request.POST.get("year"))
+    except ServiceError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("%(n)s estates admitted to the pool.") % {"n": n})
+    return _back_to_list(request)
+
+
+@login_required
+@require_POST
+def estates_merge(request):
+    ids = _chosen(request)
+    try:
+        project = services.estates_merge(actor=request.user, estates=ids, name=request.POST.get("name", ""))
+    except ServiceError as exc:
+        messages.error(request, _error_text(exc))
+        return _back_to_list(request)
+    messages.success(request, _("Project %(code)s created.") % {"code": project.code})
+    return redirect("estates:project", pk=project.pk)
+
+
+@login_required
+@require_GET
+def project_detail(request, pk: int):
+    try:
+        context = selectors.project_detail(user=request.user, pk=pk)
+    except RenovationProject.DoesNotExist:
+        raise Http404 from None
+    return render(request, "estates/project_detail.html", context)
+
+
+@login_required
+@require_POST
+def project_dissolve(request, pk: int):
+    project = get_object_or_404(restrict(RenovationProject.objects.all(), request.user, Action.CHANGE), pk=pk)
+    try:
+        services.project_dissolve(actor=request.user, project=project, reason=request.POST.get("reason", ""))
+    except ServiceError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("The project was dissolved; its estates stand alone again."))
+    return redirect("estates:project", pk=project.pk)
+
+
+# ---------------------------------------------------------------------------------------------
+# map
+
+
+@login_required
+@require_GET
+def estate_map(request):
+    estate_filter, _rows = selectors.estate_list(user=request.user, params=request.GET)
+    return render(request, "estates/estate_map.html", {"filter": estate_filter,
+                                                       "query": request.GET.urlencode()})
+
+
+@login_required
+@require_GET
+def estate_map_data(request):
+    try:
+        data = selectors.map_data(user=request.user, params=request.GET)
+    except ServiceError as exc:
+        return JsonResponse({"mode": "error", "message": exc.message, "fields": exc.fields}, status=400)
+    if data.get("mode") == "error":
+        return JsonResponse({"mode": "error", "message": _("The filters are invalid."), "fields": data["errors"]},
+                            status=400)
+    data["detail_url"] = reverse("estates:detail", args=[0]).replace("/0/", "/{id}/")
+    return JsonResponse(data)
+
+
+@login_required
+@require_GET
+def estate_map_counties(request):
+    response = JsonResponse(selectors.county_layer())
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# rules
+
+
+class PolicyForm(forms.ModelForm):
+    priority_housing_types = forms.MultipleChoiceField(
+        label=gettext_lazy("Priority housing types"), choices=HousingType.choices, required=False,
+        widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = EligibilityPolicy
+        fields = ["cutoff_year", "exclude_shantytown", "priority_housing_types", "hazard_route", "min_willingness"]
+
+
+class WeightsForm(forms.ModelForm):
+    class Meta:
+        model = PriorityWeights
+        fields = ["age", "age_full_years", "basic_item", "improvement_item", "enhancement_item", "deficiency_cap",
+                  "willingness", "priority_housing", "hazard"]
+
+
+@login_required
+@require_GET
+def rules_overview(request):
+    if not (request.scope.is_superuser or request.scope.prefixes(Action.VIEW)):
+        raise Http404
+    return render(request, "estates/rules_overview.html", selectors.rules_overview(user=request.user))
+
+
+def _rules_region(request, code: str) -> Region:
+    """The province (readable by everyone with a region) or a county in the user's scope."""
+    if not (request.scope.is_superuser or request.scope.prefixes(Action.VIEW)):
+        raise Http404
+    if code == services.PROVINCE_CODE:
+        return get_object_or_404(Region, code=code)
+    return get_object_or_404(restrict(Region.objects.filter(level=RegionLevel.COUNTY), request.user), code=code)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rules_edit(request, code: str):
+    region = _rules_region(request, code)
+    can_edit = services.rules_can_edit(request.user, region)
+    policy, weights = selectors.rules_rows(region)
+    if request.method == "POST":
+        if not can_edit:
+            raise Http404
+        policy_form = PolicyForm(request.POST, instance=policy, prefix="policy")
+        weights_form = WeightsForm(request.POST, instance=weights, prefix="weights")
+        if policy_form.is_valid() and weights_form.is_valid():
+            try:
+                result = services.rules_save(
+                    actor=request.user, region=region,
+                    policy={f: policy_form.cleaned_data[f] for f in PolicyForm.Meta.fields},
+                    weights={f: weights_form.cleaned_data[f] for f in WeightsForm.Meta.fields})
+            except ServiceError as exc:
+                policy_form.add_error(None, _error_text(exc))
+            else:
+                if "job" in result:
+                    messages.info(request, _("The rules were saved; %(n)s estates are re-evaluated in the "
+                                             "background.") % {"n": result["estates"]})
+                    return redirect("jobs:detail", pk=result["job"])
+                messages.success(request, _("The rules were saved: %(evaluated)s estates re-evaluated, %(changed)s "
+                                            "changed.") % result)
+                return redirect("estates:rules-edit", code=region.code)
+    else:
+        policy_form = PolicyForm(instance=policy, prefix="policy")
+        weights_form = WeightsForm(instance=weights, prefix="weights")
+    if not can_edit:
+        for form in (policy_form, weights_form):
+            for field in form.fields.values():
+                field.disabled = True
+    return render(request, "estates/rules_edit.html", {
+        "region": region, "policy_form": policy_form, "weights_form": weights_form, "can_edit": can_edit,
+        "is_override": region.code != services.PROVINCE_CODE and policy.pk is not None,
+        "is_province": region.code == services.PROVINCE_CODE,
+    })
+
+
+@login_required
+@require_POST
+def rules_reset(request, code: str):
+    region = _rules_region(request, code)
+    if not services.rules_can_edit(request.user, region) or region.code == services.PROVINCE_CODE:
+        raise Http404
+    try:
+        result = services.rules_override_delete(actor=request.user, region=region)
+    except ServiceError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("estates:rules-edit", code=region.code)
+    if "job" in result:
+        return redirect("jobs:detail", pk=result["job"])
+    messages.success(request, _("%(name)s follows the province default again.") % {"name": region.name})
+    return redirect("estates:rules-edit", code=region.code)
