@@ -180,8 +180,8 @@ def _check_range(number, min_value, max_value) -> None:
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 MIN_YEAR = 1900
 _YEAR_TEXT = re.compile(
-    r"^(?P<y>\d{4})\s*(年|年代|年建成|年建)?\s*"
-    r"((?P<sep>[-./年])\s*(?P<m>\d{1,2})\s*(月)?\s*([-./]\s*(?P<d>\d{1,2})\s*(日|号)?)?)?\s*$"
+    r"^(?P<y>\d{4})\s*(?:年代|年建成|年建)?\s*"
+    r"(?:(?:年|[-./])\s*(?P<m>\d{1,2})\s*月?\s*(?:(?:[-./]\s*)?(?P<d>\d{1,2})\s*[日号]?)?)?\s*年?\s*$"
 )
 
 
