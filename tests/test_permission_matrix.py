@@ -7,7 +7,7 @@ without a row here) cannot slip through.
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from gaizao.accounts.scoping import ROLE_REGION_ACTIONS, Role
@@ -16,6 +16,7 @@ from gaizao.core.models import AuditAction, Job
 from gaizao.regions.models import Region
 
 from .conftest import ROLE_PLACES, make_user
+from .estates.factories import community_in, make_estate
 
 # kind of each named route
 ROUTE_KINDS = {
@@ -41,6 +42,30 @@ ROUTE_KINDS = {
     "api:job-detail": "job_object_api",
     "api-schema": "public_page",
     "api-docs": "public_page",
+    "estates:list": "estate_list_page",
+    "estates:detail": "estate_object_page",
+    "estates:admit": "estate_action_post",
+    "estates:defer": "estate_action_post",
+    "estates:drop": "estate_action_post",
+    "estates:readmit": "estate_action_post",
+    "estates:admit-bulk": "estate_bulk_post",
+    "estates:merge": "estate_bulk_post",
+    "estates:map": "estate_map_page",
+    "estates:map-data": "estate_map_data",
+    "estates:map-counties": "signed_in_page",
+    "estates:rules": "rules_page",
+    "estates:rules-edit": "rules_object_page",
+    "estates:rules-reset": "rules_post",
+    "estates:project": "project_object_page",
+    "estates:project-dissolve": "project_action_post",
+    "api:estate-list": "estate_list_api",
+    "api:estate-detail": "estate_object_api",
+    "api:estate-admit": "estate_action_api_post",
+    "api:estate-defer": "estate_action_api_post",
+    "api:estate-drop": "estate_action_api_post",
+    "api:estate-readmit": "estate_action_api_post",
+    "api:estate-admit-bulk": "estate_bulk_api_post",
+    "api:estate-merge": "estate_bulk_api_post",
 }
 ADMIN_PUBLIC = {"admin:login", "admin:logout", "admin:password_reset", "admin:view_on_site", "admin:jsi18n"}
 
@@ -95,7 +120,9 @@ def world(zhejiang):
         regions[code] = region
         jobs[code] = Job.objects.create(kind="regions.reload", region=region, created_by=other)
         record_change(actor=other, obj=region, action=AuditAction.UPDATE, before={"name": "x"}, after={"name": "y"})
-    return {"users": users, "jobs": jobs, "regions": regions}
+    # an estate inside each target region and outside the deeper targets
+    estates = {code: make_estate(community_in(code, tuple(codes)), name=f"矩阵小区{code}") for code in codes}
+    return {"users": users, "jobs": jobs, "regions": regions, "estates": estates}
 
 
 def page_client(user):
@@ -112,8 +139,12 @@ def api_client(user):
     return client
 
 
-def _object_url(kind, region, job):
+def _object_url(kind, region, job, estate=None):
+    estate_pk = estate.pk if estate is not None else 1
     return {
+        "estate_object_page": reverse("estates:detail", args=[estate_pk]),
+        "estate_object_api": reverse("api:estate-detail", args=[estate_pk]),
+        "estate_history_page": reverse("audit:history", args=["estates.estate", estate_pk]),
         "region_object_page": reverse("regions:detail", args=[region.code]),
         "region_object_api": reverse("api:region-detail", args=[region.code]),
         "region_history_page": reverse("audit:history", args=["regions.region", region.pk]),
@@ -122,7 +153,8 @@ def _object_url(kind, region, job):
     }[kind]
 
 
-OBJECT_KINDS = ["region_object_page", "region_object_api", "region_history_page", "job_object_page", "job_object_api"]
+OBJECT_KINDS = ["region_object_page", "region_object_api", "region_history_page", "job_object_page", "job_object_api",
+                "estate_object_page", "estate_object_api", "estate_history_page"]
 
 
 @pytest.mark.django_db
@@ -134,7 +166,7 @@ def test_object_routes(world, role):
         for relation, code in targets_for(role).items():
             region, job = world["regions"][code], world["jobs"][code]
             client = api_client(user) if kind.endswith("_api") else page_client(user)
-            status = client.get(_object_url(kind, region, job)).status_code
+            status = client.get(_object_url(kind, region, job, world["estates"][code])).status_code
             want = expected_view(role, relation)
             if want and status != 200 or not want and status not in (403, 404):
                 failures.append(f"{kind} {relation} {code}: got {status}, expected {'allow' if want else 'deny'}")
@@ -219,7 +251,7 @@ def test_anonymous_is_sent_to_sign_in(world):
         if kind in OBJECT_KINDS:
             url = _object_url(kind, region, job)
         else:
-            url = reverse(name)
+            url = _any_url(name)
         if "_api" in kind:
             response = anonymous_api.post(url) if kind.endswith("_post") else anonymous_api.get(url)
             assert response.status_code in (401, 403), (name, response.status_code)
@@ -227,6 +259,16 @@ def test_anonymous_is_sent_to_sign_in(world):
         else:
             response = anonymous_page.post(url) if kind.endswith("_post") else anonymous_page.get(url)
             assert response.status_code == 302 and "/login/" in response["Location"], (name, response.status_code)
+
+
+def _any_url(name):
+    """The route's URL, with a placeholder argument when it takes one (anonymous users never reach it)."""
+    for args in ([], [1], ["33"]):
+        try:
+            return reverse(name, args=args)
+        except NoReverseMatch:
+            continue
+    raise NoReverseMatch(name)
 
 
 @pytest.mark.django_db
@@ -266,3 +308,160 @@ def test_route_kinds_cover_no_stale_entries():
     stale = [n for n in ROUTE_KINDS if n not in names]
     assert stale == []
 
+
+
+# ---------------------------------------------------------------------------------------------
+# estates: list, map, API, pool actions, rules and projects per role × own / sibling / parent
+
+
+def expected_change(role, relation) -> bool:
+    return "change" in ROLE_REGION_ACTIONS[role] and relation == "own"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_estate_list_routes(world, role):
+    user = world["users"][role]
+    page = page_client(user).get(reverse("estates:list")).content.decode()
+    api = api_client(user).get(reverse("api:estate-list"), {"page_size": 100}).json()
+    api_codes = {e["code"] for e in api["results"]}
+    points = page_client(user).get(reverse("estates:map-data")).json()["points"]
+    point_codes = {p[1] for p in points}
+    failures = []
+    for relation, code in targets_for(role).items():
+        estate = world["estates"][code]
+        want = expected_view(role, relation)
+        searched = api_client(user).get(reverse("api:estate-list"), {"search": estate.code}).json()
+        for what, got in (("list page", f'data-estate-code="{estate.code}"' in page),
+                          ("list api", estate.code in api_codes),
+                          ("api search", any(e["code"] == estate.code for e in searched["results"])),
+                          ("map points", estate.code in point_codes)):
+            if got != want:
+                failures.append(f"{what} {relation} {code}: shown={got}, expected {want}")
+    assert api["count"] == len(api_codes) == sum(api["status_counts"].values())
+    assert failures == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_estate_action_routes(world, role):
+    """Each pool action, by page and by API, moves an estate only where the role may change it."""
+    from gaizao.estates.models import Estate
+
+    user = world["users"][role]
+    pages, api = page_client(user), api_client(user)
+    failures = []
+    for relation, code in targets_for(role).items():
+        estate = world["estates"][code]
+        want = expected_change(role, relation)
+        steps = [
+            ("page admit", lambda e=estate: pages.post(reverse("estates:admit", args=[e.pk]), {"year": 2024}),
+             "pooled"),
+            ("api defer", lambda e=estate: api.post(reverse("api:estate-defer", args=[e.pk]), {"reason": "资金"},
+                                                    format="json"), "deferred"),
+            ("page readmit", lambda e=estate: pages.post(reverse("estates:readmit", args=[e.pk]), {"year": 2025}),
+             "pooled"),
+            ("page drop", lambda e=estate: pages.post(reverse("estates:drop", args=[e.pk]), {"reason": "不愿意"}),
+             "dropped"),
+            ("api readmit", lambda e=estate: api.post(reverse("api:estate-readmit", args=[e.pk]), {"year": 2026},
+                                                      format="json"), "pooled"),
+            ("api drop", lambda e=estate: api.post(reverse("api:estate-drop", args=[e.pk]), {"reason": "不愿意"},
+                                                   format="json"), "dropped"),
+            ("page defer", lambda e=estate: pages.post(reverse("estates:defer", args=[e.pk]), {"reason": "x"}),
+             "dropped"),  # a dropped estate cannot be deferred: refused, unchanged
+            ("api admit", lambda e=estate: api.post(reverse("api:estate-admit", args=[e.pk]), {"year": 2024},
+                                                    format="json"), "dropped"),
+        ]
+        for what, call, then in steps:
+            before = Estate.objects.get(pk=estate.pk).status
+            response = call()
+            after = Estate.objects.get(pk=estate.pk).status
+            if not want:
+                if response.status_code != 404 or after != before:
+                    failures.append(f"{what} {relation} {code}: {response.status_code}, {before}→{after}")
+            elif after != then or response.status_code not in (200, 302, 400):
+                failures.append(f"{what} {relation} {code}: {response.status_code}, {before}→{after}, want {then}")
+        fresh = make_estate(estate.region, name=f"批量小区{code}")
+        bulk_page = pages.post(reverse("estates:admit-bulk"), {"estates": [fresh.pk], "year": 2024})
+        admitted = Estate.objects.get(pk=fresh.pk).status == "pooled"
+        if admitted != want or bulk_page.status_code != 302:
+            failures.append(f"page bulk admit {relation} {code}: {bulk_page.status_code}, admitted={admitted}")
+        other = make_estate(estate.region, name=f"批量二{code}")
+        bulk_api = api.post(reverse("api:estate-admit-bulk"), {"estates": [other.pk], "year": 2024}, format="json")
+        if (bulk_api.status_code == 200) != want or (not want and bulk_api.status_code != 404):
+            failures.append(f"api bulk admit {relation} {code}: {bulk_api.status_code}")
+    assert failures == []
+
+
+def _rules_form(cutoff: int) -> dict:
+    return {"policy-cutoff_year": cutoff, "policy-exclude_shantytown": "on",
+            "policy-priority_housing_types": ["reformed_public", "public"], "policy-hazard_route": "partial_rebuild",
+            "policy-min_willingness": "", "weights-age": "30", "weights-age_full_years": "25",
+            "weights-basic_item": "5", "weights-improvement_item": "2", "weights-enhancement_item": "1",
+            "weights-deficiency_cap": "30", "weights-willingness": "20", "weights-priority_housing": "10",
+            "weights-hazard": "10"}
+
+
+# role → (may read 330106's rules, may change them, may read 330105's, may change them)
+RULES_REACH = {
+    Role.PROVINCE_ADMIN: (True, True, True, True),
+    Role.CITY_OFFICIAL: (True, True, True, True),
+    Role.COUNTY_OFFICIAL: (True, True, False, False),
+    Role.STREET_OFFICIAL: (False, False, False, False),
+    Role.COMMUNITY_WORKER: (False, False, False, False),
+    Role.DEPARTMENT_REVIEWER: (True, False, False, False),
+    Role.PROJECT_PARTY: (False, False, False, False),
+    Role.RESIDENT: (False, False, False, False),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_rules_routes(world, role):
+    from gaizao.estates.models import EligibilityPolicy
+
+    user = world["users"][role]
+    client = page_client(user)
+    has_region = bool(ROLE_REGION_ACTIONS[role])
+    assert client.get(reverse("estates:rules")).status_code == (200 if has_region else 404)
+    assert client.get(reverse("estates:rules-edit", args=["33"])).status_code == (200 if has_region else 404)
+    province = client.post(reverse("estates:rules-edit", args=["33"]), _rules_form(1998))
+    assert province.status_code == (302 if role == Role.PROVINCE_ADMIN else 404)
+    assert EligibilityPolicy.objects.get(region__code="33").cutoff_year == (
+        1998 if role == Role.PROVINCE_ADMIN else 1999)
+    read_own, change_own, read_sibling, change_sibling = RULES_REACH[role]
+    for code, may_read, may_change in (("330106", read_own, change_own), ("330105", read_sibling, change_sibling)):
+        assert client.get(reverse("estates:rules-edit", args=[code])).status_code == (200 if may_read else 404), code
+        saved = client.post(reverse("estates:rules-edit", args=[code]), _rules_form(2000))
+        assert saved.status_code == (302 if may_change else 404), (code, saved.status_code)
+        assert EligibilityPolicy.objects.filter(region__code=code).exists() == may_change
+        reset = client.post(reverse("estates:rules-reset", args=[code]))
+        assert reset.status_code == (302 if may_change else 404), code
+        assert not EligibilityPolicy.objects.filter(region__code=code).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_project_routes(world, role):
+    from gaizao.estates.models import RenovationProject
+    from gaizao.estates.services import estates_merge
+
+    user = world["users"][role]
+    failures = []
+    for relation, code in targets_for(role).items():
+        estate = world["estates"][code]
+        neighbour = make_estate(estate.region, name=f"邻居{code}")
+        project = estates_merge(actor=None, estates=[estate, neighbour], name=f"片区{code}")
+        view = page_client(user).get(reverse("estates:project", args=[project.pk])).status_code
+        if (view == 200) != expected_view(role, relation) or view not in (200, 404):
+            failures.append(f"project page {relation} {code}: {view}")
+        dissolve = page_client(user).post(reverse("estates:project-dissolve", args=[project.pk]), {"reason": "重新规划"})
+        dissolved = not RenovationProject.objects.get(pk=project.pk).is_active
+        if dissolved != expected_change(role, relation) or dissolve.status_code not in (302, 404):
+            failures.append(f"project dissolve {relation} {code}: {dissolve.status_code}, dissolved={dissolved}")
+        merge = api_client(user).post(reverse("api:estate-merge"), {"estates": [estate.pk, neighbour.pk],
+                                                                    "name": "再合并"}, format="json")
+        want = expected_change(role, relation)
+        if (merge.status_code == 201) != want or (not want and merge.status_code != 404):
+            failures.append(f"api merge {relation} {code}: {merge.status_code} {merge.content[:200]}")
+    assert failures == []

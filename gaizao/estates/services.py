@@ -663,8 +663,8 @@ def _last_pool_year(estate: Estate) -> int | None:
     from gaizao.core.audit import history_of
 
     years = [estate.pool_year] if estate.pool_year else []
-    for entry in history_of(estate).filter(action=AuditAction.TRANSITION).only("before", "after"):
-        for side in (entry.before or {}, entry.after or {}):
+    for before, after in history_of(estate).filter(action=AuditAction.TRANSITION).values_list("before", "after"):
+        for side in (before or {}, after or {}):
             if side.get("status") == EstateStatus.POOLED and side.get("pool_year"):
                 years.append(int(side["pool_year"]))
     return max(years) if years else None

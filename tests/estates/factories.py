@@ -1,0 +1,24 @@
+"""Estates on real regions for tests, made through the services (no hand-built rows)."""
+
+from gaizao.estates.services import estate_create, rules_ensure_defaults
+from gaizao.regions.models import Region
+
+
+def community_in(code: str, avoid: tuple[str, ...] = ()) -> Region:
+    """The first active community inside `code` that lies in none of `avoid` (deeper target regions)."""
+    qs = Region.objects.filter(level="community", code__startswith=code, is_active=True)
+    for other in avoid:
+        if other != code and other.startswith(code):
+            qs = qs.exclude(code__startswith=other)
+    return qs.order_by("code").first()
+
+
+def make_estate(region: Region | str, name: str = "测试小区", **fields):
+    rules_ensure_defaults()
+    if isinstance(region, str):
+        region = Region.objects.get(code=region)
+    values = {"built_year": 1985, "housing_type": "public", "buildings": 6, "households": 150,
+              "floor_area": "12000", "willingness": "80", "deficiencies": ["roof", "water_supply"],
+              "longitude": "120.130000", "latitude": "30.270000"}
+    values.update(fields)
+    return estate_create(actor=None, region=region, name=name, **values)
