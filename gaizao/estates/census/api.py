@@ -56,6 +56,10 @@ class EstateImportCreateApi(APIView):
 class EstateExportApi(APIView):
     """The estate list (same filters as `GET /api/v1/estates/`) as a census sheet: xlsx or csv."""
 
+    def perform_content_negotiation(self, request, force=False):
+        # `format` names the file format here, not one of DRF's renderers
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["xlsx", "csv"])],
                    responses={(200, XLSX): OpenApiTypes.BINARY, (200, "text/csv"): OpenApiTypes.STR,
                               400: ErrorSerializer})
