@@ -12,8 +12,18 @@ class Command(BaseCommand):
         parser.add_argument("--scale", choices=["small", "province", "national"], default="small",
                             help="small: ~560 estates; province: ~12,000 in Zhejiang; national: 220,000")
         parser.add_argument("--no-estates", action="store_true", help="only the demo users")
+        parser.add_argument("--write-census", metavar="FILE.xlsx",
+                            help="write the scale's generated estates as a census sheet and load nothing")
 
     def handle(self, *args, **options):
+        if options.get("write_census"):
+            from gaizao.estates.census.demo import write_census
+            from gaizao.estates.generator import generate_rows
+
+            started = time.monotonic()
+            count = write_census(generate_rows(options["scale"]), options["write_census"])
+            self.stdout.write(f"{options['write_census']}: {count} estates ({time.monotonic() - started:.1f} s)")
+            return
         rows = demo_users_ensure()
         self.stdout.write(f"demo users (password {DEMO_PASSWORD}):")
         for username, role, place in rows:
