@@ -266,7 +266,7 @@ def _reachable_ids(request, ids: list[int]) -> list[int]:
 class EstatesAdmitApi(APIView):
     """Admit many estates at once (all or nothing)."""
 
-    @extend_schema(request=BulkAdmitInputSerializer,
+    @extend_schema(operation_id="v1_estates_admit_bulk", request=BulkAdmitInputSerializer,
                    responses={200: inline_serializer("BulkAdmitOutput", {"admitted": serializers.IntegerField()}),
                               400: ErrorSerializer, 404: ErrorSerializer})
     def post(self, request):
