@@ -79,7 +79,7 @@ CODE_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_\-.]{0,31}$")
 
 
 def name_key(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or "")).lower()
+    return unicodedata.normalize("NFKC", "".join((text or "").split())).lower()
 
 
 _SUFFIXES = ("社区居民委员会", "居民委员会", "社区居委会", "街道办事处", "居委会", "社区", "街道", "镇", "乡", "区", "县",
@@ -160,6 +160,7 @@ class Catalogue:
     def __init__(self):
         self.items = {i.pk: i for i in CatalogueItem.objects.all()}
         self.lookup: dict[str, int] = {}
+        self.fast: dict[str, int | None] = {}
         for item in sorted(self.items.values(), key=lambda i: (not i.is_active, i.sort)):
             for spelling in (item.name, item.code, item.name_en, *(item.synonyms or [])):
                 if spelling:
@@ -167,8 +168,11 @@ class Catalogue:
 
     def ids(self, names: list[str]) -> tuple[int, ...]:
         found, unknown = [], []
+        fast = self.fast
         for name in names:
-            pk = self.lookup.get(name_key(name))
+            pk = fast.get(name)
+            if pk is None:
+                pk = fast[name] = self.lookup.get(name_key(name))
             if pk is None:
                 unknown.append(name)
             elif pk not in found:
@@ -749,9 +753,9 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
     def derived_params(values, defs, county):
         out = estate_services.derived_values(dict(zip(VALUE_FIELDS, values, strict=True)), defs, class_of,
                                              rules[county.code])
-        return (out["eligibility"], json.dumps(out["eligibility_reasons"], cls=DjangoJSONEncoder),
+        return (out["eligibility"], json.dumps(out["eligibility_reasons"], default=str),
                 out["rebuild_route"], decimal(out["priority_score"], 6, 2),
-                json.dumps(out["priority_breakdown"], cls=DjangoJSONEncoder))
+                json.dumps(out["priority_breakdown"], default=str))
 
     def value_params(values):
         out = []
@@ -767,6 +771,9 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
     done = 0
     with transaction.atomic():
         with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                # a bigger page cache for this connection: the estate table has many indexes
+                cursor.execute("PRAGMA cache_size = -262144")
             for start in range(0, len(plan.creates), CHUNK):
                 chunk = plan.creates[start:start + CHUNK]
                 params = []

@@ -139,10 +139,19 @@ def check_zip(data: bytes) -> None:
                                   fields={"reason": "zip_bomb", "member": m.name})
         if m.flags & 0x1:
             raise CensusFileError(_("The spreadsheet is encrypted; remove the password and upload it again."))
-        _verify_member(data, m)
+        _verify_member(data, m, _extent_scanner(m.name))
 
 
-def _verify_member(data: bytes, m: _Member) -> None:
+def _extent_scanner(name: str):
+    """A check run on the inflated text of sheet members (see `check_sheet_extent`)."""
+    if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+        return _xlsx_extent
+    if name == "content.xml":
+        return _ods_extent
+    return None
+
+
+def _verify_member(data: bytes, m: _Member, scan=None) -> None:
     pos = m.local_offset
     if pos + 30 > len(data) or data[pos:pos + 4] != ZIP_MAGIC:
         raise CensusFileError(_("The file is a damaged zip archive."))
@@ -152,12 +161,15 @@ def _verify_member(data: bytes, m: _Member) -> None:
     if m.method == 0:
         if m.compressed != m.uncompressed:
             raise CensusFileError(_("The file is a damaged zip archive."))
+        if scan is not None:
+            scan(bytes(raw))
         return
     if m.method != 8:
         raise CensusFileError(_("The spreadsheet uses an unsupported compression method."))
     inflater = zlib.decompressobj(-15)
     produced = 0
     step = 1 << 20
+    tail = b""
     try:
         for offset in range(0, len(raw), step):
             chunk = raw[offset:offset + step]
@@ -167,6 +179,9 @@ def _verify_member(data: bytes, m: _Member) -> None:
                 if produced > m.uncompressed:
                     raise CensusFileError(_("A part of the spreadsheet is larger than it declares (a zip bomb?)."),
                                           fields={"reason": "zip_bomb", "member": m.name})
+                if scan is not None and out:
+                    scan(tail + out)
+                    tail = out[-200:]
                 chunk = inflater.unconsumed_tail
             if inflater.eof:
                 break
@@ -177,44 +192,33 @@ def _verify_member(data: bytes, m: _Member) -> None:
         raise CensusFileError(_("The file is a damaged zip archive."), fields={"member": m.name})
 
 
-_BIG_ROW = re.compile(rb'\br="[A-Z]{0,3}(?:[3-9]\d{5}|\d{7,})"')
+# Cells so far out that calamine, which holds a sheet as a dense grid, would need gigabytes: one
+# stray cell at XFD1048576 asks for billions of cells. Rows from 300,000 and columns from HA (209)
+# are refused while the archive is checked, before calamine opens it.
+_BIG_ROW = re.compile(rb' r="[A-Z]{0,3}(?:[3-9]\d{5}|\d{7,})"')
 _FAR_COLUMN = re.compile(rb'<c r="(?:[A-Z]{3}|[H-Z][A-Z])\d')
 _ODS_REPEAT = re.compile(rb'number-(rows|columns)-repeated="(\d+)"')
 
 
-def check_sheet_extent(data: bytes, kind: str) -> None:
-    """Refuse sheets whose cells lie so far out that a dense reader would need gigabytes.
+def _too_large() -> CensusFileError:
+    return CensusFileError(_("The sheet reaches beyond %(rows)d rows or %(cols)d columns.")
+                           % {"rows": 300_000, "cols": 208}, fields={"reason": "too_large"})
 
-    calamine holds a sheet as a dense grid, so one stray cell at XFD1048576 would ask for billions
-    of cells. Rows from 300,000 and columns from HA (209) are refused before it opens the file.
-    """
-    import zipfile
 
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for info in archive.infolist():
-            if kind == "xlsx" and info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                with archive.open(info) as member:
-                    tail = b""
-                    while chunk := member.read(1 << 22):
-                        window = tail + chunk
-                        if _BIG_ROW.search(window) or _FAR_COLUMN.search(window):
-                            raise CensusFileError(_("The sheet reaches beyond %(rows)d rows or %(cols)d columns.")
-                                                  % {"rows": 300_000, "cols": 208}, fields={"reason": "too_large"})
-                        tail = chunk[-32:]
-            elif kind == "ods" and info.filename == "content.xml":
-                with archive.open(info) as member:
-                    tail = b""
-                    while chunk := member.read(1 << 22):
-                        window = tail + chunk
-                        for match in _ODS_REPEAT.finditer(window):
-                            # trailing empty rows and columns are written as big repeats; anything
-                            # repeated that far is refused only when the repeat carries a value
-                            after = window[match.end():match.end() + 200]
-                            big = int(match[2]) > (MAX_ROWS if match[1] == b"rows" else 1024)
-                            if big and (b"office:value" in after.split(b">", 1)[0] or b"<text:p" in after[:120]):
-                                raise CensusFileError(_("The sheet repeats a value across too many cells."),
-                                                      fields={"reason": "too_large"})
-                        tail = chunk[-64:]
+def _xlsx_extent(window: bytes) -> None:
+    if _BIG_ROW.search(window) or _FAR_COLUMN.search(window):
+        raise _too_large()
+
+
+def _ods_extent(window: bytes) -> None:
+    for match in _ODS_REPEAT.finditer(window):
+        # trailing empty rows and columns are written as big repeats; a repeat is refused only
+        # when it carries a value
+        after = window[match.end():match.end() + 200]
+        big = int(match[2]) > (MAX_ROWS if match[1] == b"rows" else 1024)
+        if big and (b"office:value" in after.split(b">", 1)[0] or b"<text:p" in after[:120]):
+            raise CensusFileError(_("The sheet repeats a value across too many cells."),
+                                  fields={"reason": "too_large"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +254,6 @@ def open_book(data: bytes, *, filename: str = "") -> Book:
         return Book(kind="csv", sheets=[RawSheet(name=filename or "csv", rows=_csv_rows(text))], encoding=encoding)
     if kind in ("xlsx", "ods"):
         check_zip(data)
-        check_sheet_extent(data, kind)
     return _calamine_book(data, kind)
 
 

@@ -1,0 +1,186 @@
+"""Census import benchmark: a generated 220,000-row census xlsx, imported three ways in one run.
+
+  (a) the floor: python-calamine reads the sheet, one executemany inserts the raw rows
+  (b) pandas.read_excel (its default engine) + DataFrame.to_sql
+  (c) ours: `census_import` (sniffing, bomb checks, header detection, every cell parsed and
+      validated, regions resolved, duplicates checked, estates + deficiencies + audit written,
+      eligibility and priority computed, counties re-ranked) in one transaction
+
+Each runs in its own subprocess on its own copy of the same freshly migrated SQLite database
+(regions and catalogue loaded), and reports wall time and peak RSS (ru_maxrss / VmHWM).
+Targets: ours <= 1.5x the floor, >= 3x faster than pandas, peak RSS <= 1 GiB.
+
+    .venv/bin/python bench/census_import.py [--rows N] [--regenerate] [--skip-pandas]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PY = sys.executable
+GAIZAO = [PY, "-m", "gaizao.cli"]
+
+
+def env_for(db: Path) -> dict:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = f"sqlite:///{db}"
+    env["DJANGO_SETTINGS_MODULE"] = "gaizao.settings"
+    env.setdefault("GAIZAO_VAR_DIR", str(OUT / "var"))
+    return env
+
+
+def prepare(rows: int, regenerate: bool) -> tuple[Path, Path]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    base = OUT / "census_base.sqlite3"
+    if regenerate or not base.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{base}{suffix}").unlink(missing_ok=True)
+        subprocess.run([*GAIZAO, "migrate", "-v0"], check=True, env=env_for(base), cwd=ROOT)
+        subprocess.run([*GAIZAO, "load-regions"], check=True, env=env_for(base), cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.run([PY, "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                        "c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.execute('PRAGMA journal_mode=DELETE'); c.close()",
+                        str(base)], check=True)
+    sheet = OUT / f"census_{rows}.xlsx"
+    if regenerate or not sheet.exists():
+        started = time.monotonic()
+        code = (
+            "import django, sys; django.setup()\n"
+            "from gaizao.estates.generator import generate_rows\n"
+            "from gaizao.estates.census.demo import write_census\n"
+            "rows = generate_rows('national')\n"
+            f"rows = [dict(r) for r in (rows * (1 + {rows} // max(1, len(rows))))[:{rows}]]\n"
+            "seen = {}\n"
+            "for r in rows:\n"
+            "    k = (r['region'], r['name']); seen[k] = seen.get(k, 0) + 1\n"
+            "    if seen[k] > 1: r['name'] = f\"{r['name']}{seen[k]}号\"\n"
+            "write_census(rows, sys.argv[1])\n"
+        )
+        subprocess.run([PY, "-c", code, str(sheet)], check=True, env=env_for(base), cwd=ROOT)
+        print(f"generated {sheet.name} ({sheet.stat().st_size / 2**20:.1f} MB) in {time.monotonic() - started:.0f} s")
+    return base, sheet
+
+
+FLOOR = r"""
+import sqlite3, sys, time
+from python_calamine import CalamineWorkbook
+db, sheet = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+rows = CalamineWorkbook.from_path(sheet).get_sheet_by_index(0).to_python()
+header = next(i for i, r in enumerate(rows) if "小区名称*" in r)
+width = len(rows[header])
+params = [tuple(r[:width]) for r in rows[header + 1:]]
+con = sqlite3.connect(db)
+cols = ", ".join(f"c{i}" for i in range(width))
+con.execute(f"CREATE TABLE floor_estates ({cols})")
+with con:
+    con.executemany(f"INSERT INTO floor_estates VALUES ({', '.join('?' * width)})", params)
+n = con.execute("SELECT count(*) FROM floor_estates").fetchone()[0]
+RESULT = {"rows": n}
+"""
+
+PANDAS = r"""
+import sqlite3, sys, time
+import pandas as pd
+db, sheet = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+frame = pd.read_excel(sheet, header=1)
+con = sqlite3.connect(db)
+frame.to_sql("pandas_estates", con, index=False)
+con.commit()
+n = con.execute("SELECT count(*) FROM pandas_estates").fetchone()[0]
+RESULT = {"rows": n}
+"""
+
+OURS = r"""
+import sys, time
+import django
+django.setup()
+from gaizao.estates.census.importer import census_import
+db, sheet = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+with open(sheet, "rb") as handle:
+    data = handle.read()
+report = census_import(actor=None, data=data, filename="census.xlsx", dry_run=False)
+from gaizao.estates.models import Estate
+from gaizao.core.models import AuditEntry
+RESULT = {"rows": report["rows"], "created": report["created"], "errors": report["error_count"],
+          "estates": Estate.objects.count(), "audit": AuditEntry.objects.filter(verb="estates.census_import").count(),
+          "links": Estate.deficiencies.through.objects.count()}
+"""
+
+FOOTER = r"""
+elapsed = time.perf_counter() - start
+import json, resource
+hwm = 0
+with open("/proc/self/status") as status:
+    for line in status:
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+RESULT.update(seconds=elapsed, maxrss=max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, hwm))
+print("RESULT " + json.dumps(RESULT))
+"""
+
+
+def measure(name: str, code: str, base: Path, sheet: Path) -> dict:
+    db = OUT / f"census_{name}.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(base, db)
+    started = time.perf_counter()
+    proc = subprocess.run([PY, "-c", code + FOOTER, str(db), str(sheet)], env=env_for(db), cwd=ROOT,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(f"{name} failed")
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    result = json.loads(line[7:])
+    result["process_seconds"] = wall
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=220_000)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--skip-pandas", action="store_true")
+    args = parser.parse_args()
+    base, sheet = prepare(args.rows, args.regenerate)
+    results = {"floor": measure("floor", FLOOR, base, sheet)}
+    if not args.skip_pandas:
+        results["pandas"] = measure("pandas", PANDAS, base, sheet)
+    results["ours"] = measure("ours", OURS, base, sheet)
+    ours, floor = results["ours"], results["floor"]
+    assert ours["created"] == ours["estates"] == args.rows and ours["errors"] == 0, ours
+    print(f"\ncensus import, {args.rows:,} rows ({sheet.stat().st_size / 2**20:.1f} MB xlsx), SQLite")
+    print(f"{'':8} {'seconds':>8} {'peak RSS':>10}")
+    for name, r in results.items():
+        print(f"{name:8} {r['seconds']:8.2f} {r['maxrss'] / 2**20:8.0f} MB")
+    print(f"ours wrote {ours['estates']:,} estates, {ours['links']:,} deficiency links, {ours['audit']:,} audit entries")
+    ok = True
+    ratio = ours["seconds"] / floor["seconds"]
+    ok &= ratio <= 1.5
+    print(f"ours / floor     = {ratio:5.2f}x   (target <= 1.5x)  {'ok' if ratio <= 1.5 else 'MISSED'}")
+    if "pandas" in results:
+        speedup = results["pandas"]["seconds"] / ours["seconds"]
+        ok &= speedup >= 3
+        print(f"pandas / ours    = {speedup:5.2f}x   (target >= 3x)    {'ok' if speedup >= 3 else 'MISSED'}")
+    rss = ours["maxrss"] / 2**30
+    ok &= rss <= 1
+    print(f"ours peak RSS    = {rss:5.2f} GiB (target <= 1 GiB) {'ok' if rss <= 1 else 'MISSED'}")
+    OUT.joinpath("census_import.json").write_text(json.dumps(results, indent=1))
+    if not ok:
+        print("census import: a target was missed", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
