@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "gaizao.regions",
     "gaizao.accounts",
     "gaizao.estates",
+    "gaizao.plans",
 ]
 
 MIDDLEWARE = [

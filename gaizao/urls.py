@@ -9,6 +9,8 @@ from gaizao.core import api_views as core_api
 from gaizao.core import views as core_views
 from gaizao.estates import api as estates_api
 from gaizao.estates.census.urls import api_urlpatterns as census_api
+from gaizao.plans import api as plans_api
+from gaizao.plans.urls import dashboard_urls, progress_urls
 from gaizao.regions import api as regions_api
 
 admin.site.site_header = "Gaizao"
@@ -23,6 +25,13 @@ api_v1 = [
     path("audit/", core_api.AuditListApi.as_view(), name="audit-list"),
     path("jobs/", core_api.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:pk>/", core_api.JobDetailApi.as_view(), name="job-detail"),
+    path("plans/", plans_api.PlanListApi.as_view(), name="plan-list"),
+    path("plans/<int:pk>/", plans_api.PlanDetailApi.as_view(), name="plan-detail"),
+    path("plans/<int:pk>/transitions/", plans_api.PlanTransitionsApi.as_view(), name="plan-transitions"),
+    path("targets/", plans_api.TargetListApi.as_view(), name="target-list"),
+    path("progress/", plans_api.ProgressListApi.as_view(), name="progress-list"),
+    path("progress/rollup/", plans_api.ProgressRollupApi.as_view(), name="progress-rollup"),
+    path("dashboard/", plans_api.DashboardApi.as_view(), name="dashboard"),
     path("estates/", estates_api.EstateListApi.as_view(), name="estate-list"),
     path("estates/admit/", estates_api.EstatesAdmitApi.as_view(), name="estate-admit-bulk"),
     path("estates/merge/", estates_api.EstatesMergeApi.as_view(), name="estate-merge"),
@@ -50,6 +59,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("regions/", include("gaizao.regions.urls")),
+    path("plans/", include("gaizao.plans.urls")),
+    path("progress/", include(progress_urls)),
+    path("dashboard/", include(dashboard_urls)),
     path("census/", include("gaizao.estates.census.urls")),
     path("estates/", include("gaizao.estates.urls")),
     path("jobs/", include(jobs_urls)),

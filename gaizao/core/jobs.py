@@ -21,6 +21,7 @@ from .request_context import current_request_id, request_id_bound
 
 JOB_HANDLERS: dict[str, str] = {
     "regions.reload": "gaizao.regions.jobs.regions_reload_job",
+    "plans.optimise": "gaizao.plans.jobs.plans_optimise_job",
     "estates.recompute": "gaizao.estates.jobs.estates_recompute_job",
     "estates.census_import": "gaizao.estates.census.jobs.census_import_job",
 }

@@ -26,6 +26,8 @@ def _has_region(scope: Scope) -> bool:
 NAV_ENTRIES: list[NavEntry] = [
     NavEntry(_("Home"), "home", _signed_in),
     NavEntry(_("Regions"), "regions:list", _has_region),
+    NavEntry(_("Plans"), "plans:list", _has_region),
+    NavEntry(_("Dashboard"), "dashboard:region", _has_region),
     NavEntry(_("Estates"), "estates:list", _has_region),
     NavEntry(_("Estate map"), "estates:map", _has_region),
     NavEntry(_("Census import"), "census:upload", lambda s: s.is_superuser or bool(s.prefixes("change"))),

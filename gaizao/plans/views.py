@@ -1,0 +1,592 @@
+"""Pages: plans and their workflow, targets and unit costs, budgets, the optimiser, monthly progress,
+dashboards and the statistical export. Each view parses, calls one service or selector, renders."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from gaizao.accounts.scoping import Role, restrict
+from gaizao.core.errors import NotFoundError, PermissionDeniedError, ServiceError
+from gaizao.core.jobs import job_start
+from gaizao.estates.models import ContentClass, Estate, RenovationProject
+from gaizao.regions.models import Region, RegionLevel
+
+from . import selectors, services, workflow
+from .export import export_filename, write_statistical_workbook
+from .models import (
+    ActionPlan,
+    PlanItem,
+    PlanPeriod,
+    PlanStatus,
+    ProgressReport,
+    ProgressStage,
+    TargetMeasure,
+    TargetRule,
+    UnitCosts,
+)
+from .targets import costs_for, targets_for
+
+MAX_UPLOAD = 2 * 1024 * 1024
+
+
+def handles_service_errors(view):
+    """Not found -> 404, refused -> 403; other refusals are shown on the page the user came from."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NotFoundError:
+            raise Http404 from None
+        except PermissionDeniedError as exc:
+            raise PermissionDenied(exc.message) from None
+        except ServiceError as exc:
+            if request.method == "POST":
+                messages.error(request, exc.message)
+                for field, problems in list(exc.fields.items())[:5]:
+                    if field not in ("rows",):
+                        continue
+                    for p in problems[:10]:
+                        messages.error(request, p)
+                back = request.POST.get("next") or request.headers.get("Referer") or reverse("plans:list")
+                if not back.startswith("/") and "://" in back:
+                    from django.utils.http import url_has_allowed_host_and_scheme
+
+                    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                        back = reverse("plans:list")
+                return redirect(back)
+            return render(request, "400.html", {"message": exc.message}, status=400)
+
+    return wrapper
+
+
+def _period(request) -> PlanPeriod:
+    return selectors.period_from_param(request.GET.get("period") or request.POST.get("period"))
+
+
+def _common(request, region: Region | None = None, period: PlanPeriod | None = None) -> dict:
+    return {"periods": selectors.periods(), "period": period, "region": region}
+
+
+# ---------------------------------------------------------------------------------------------
+# plans
+
+
+@login_required
+@handles_service_errors
+def plan_list(request):
+    period = _period(request)
+    plans = selectors.plans_visible(request.user).filter(period=period).order_by("county__code", "-version")
+    status = request.GET.get("status", "")
+    if status:
+        if status not in PlanStatus.values:
+            raise ServiceError("invalid", _("Unknown status."))
+        plans = plans.filter(status=status)
+    scope = request.scope
+    own_counties = [code for role, code in scope.memberships if role == Role.COUNTY_OFFICIAL and len(code) == 6]
+    can_create = []
+    for county in Region.objects.filter(code__in=own_counties, level=RegionLevel.COUNTY):
+        if not ActionPlan.objects.filter(county=county, period=period).exists():
+            can_create.append(county)
+    region = selectors.home_region(request.user)
+    page = Paginator(plans, 50).get_page(request.GET.get("page"))
+    return render(request, "plans/plan_list.html", {
+        **_common(request, region, period), "page": page, "can_create": can_create, "statuses": PlanStatus.choices,
+        "status": status, "home": region})
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def plan_create(request):
+    period = _period(request)
+    county = Region.objects.filter(code=request.POST.get("county", "")[:12]).first()
+    if county is None:
+        raise NotFoundError()
+    plan = services.plan_create(actor=request.user, county=county, period=period)
+    messages.success(request, _("The draft plan was created."))
+    return redirect("plans:detail", pk=plan.pk)
+
+
+@login_required
+@handles_service_errors
+def plan_detail(request, pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    figures = selectors.plan_checks(plan)
+    items = plan.items.select_related("estate", "project").order_by("year", "id")
+    year = request.GET.get("year", "")
+    if year:
+        if not year.isdigit():
+            raise ServiceError("invalid", _("Unknown year."))
+        items = items.filter(year=int(year))
+    page = Paginator(items, 100).get_page(request.GET.get("page"))
+    can_edit = services.can_edit_plan(request.user, plan)
+    steps = workflow.steps_open_to(request.scope, plan.status, plan.county.code)
+    can_adjust = plan.status in workflow.ADJUST_FROM and workflow.holds(
+        request.scope, workflow.ADJUST_ROLE, plan.county.code) and not ActionPlan.objects.filter(previous=plan).exists()
+    versions = ActionPlan.objects.filter(county=plan.county, period=plan.period).order_by("-version")
+    candidates = []
+    if can_edit:
+        in_plan = set(plan.items.exclude(estate=None).values_list("estate_id", flat=True))
+        candidates = (Estate.objects.filter(county=plan.county, status="pooled", project__isnull=True)
+                      .exclude(pk__in=in_plan).order_by("-priority_score", "code")[:300])
+    projects = RenovationProject.objects.filter(county=plan.county, is_active=True).exclude(
+        pk__in=plan.items.exclude(project=None).values_list("project_id", flat=True)) if can_edit else []
+    return render(request, "plans/plan_detail.html", {
+        "plan": plan, "figures": figures, "page": page, "can_edit": can_edit, "steps": steps,
+        "can_adjust": can_adjust, "events": plan.events.all(), "versions": versions, "candidates": candidates,
+        "projects": projects, "year": year, "classes": ContentClass.choices,
+        "can_optimise": services.can_optimise(request.user, plan.county)})
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def plan_items(request, pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    estate = project = None
+    if request.POST.get("project"):
+        project = RenovationProject.objects.filter(code=request.POST["project"].strip()[:32], county=plan.county).first()
+        if project is None:
+            raise ServiceError("plan_item_invalid", _("No merged project with this code in the county."))
+    else:
+        code = request.POST.get("estate", "").strip()[:32]
+        estate = Estate.objects.filter(code=code, county=plan.county).first()
+        if estate is None:
+            raise ServiceError("plan_item_invalid", _("No estate with the code %(code)s in the county.") % {
+                "code": code or "-"})
+    services.plan_item_add(actor=request.user, plan=plan, estate=estate, project=project,
+                           year=request.POST.get("year"), planned_start=request.POST.get("planned_start"),
+                           planned_finish=request.POST.get("planned_finish"),
+                           is_model=request.POST.get("is_model") in ("on", "1", "true"),
+                           note=request.POST.get("note", ""))
+    messages.success(request, _("Added to the plan."))
+    return redirect("plans:detail", pk=plan.pk)
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def plan_item(request, pk: int, item_pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    item = get_object_or_404(PlanItem, pk=item_pk, plan=plan)
+    if request.POST.get("action") == "delete":
+        services.plan_item_remove(actor=request.user, item=item)
+        messages.success(request, _("Removed from the plan."))
+    else:
+        changes = {}
+        for name in ("year", "planned_start", "planned_finish", "note"):
+            if name in request.POST:
+                changes[name] = request.POST[name]
+        if "is_model_present" in request.POST:
+            changes["is_model"] = request.POST.get("is_model") in ("on", "1", "true")
+        classes = request.POST.getlist("content_classes")
+        if classes:
+            changes["content_classes"] = classes
+        services.plan_item_update(actor=request.user, item=item, changes=changes)
+        messages.success(request, _("Saved."))
+    return redirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/plans/")
+                    else reverse("plans:detail", args=[plan.pk]))
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def plan_step(request, pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    services.plan_transition(actor=request.user, plan=plan, step=request.POST.get("step", ""),
+                             comment=request.POST.get("comment", ""))
+    messages.success(request, _("Done: the plan is now %(status)s.") % {
+        "status": ActionPlan.objects.get(pk=plan.pk).get_status_display()})
+    return redirect("plans:detail", pk=plan.pk)
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def plan_adjust(request, pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    new = services.plan_adjust(actor=request.user, plan=plan, reason=request.POST.get("reason", ""))
+    messages.success(request, _("Version %(v)s was created as a draft.") % {"v": new.version})
+    return redirect("plans:detail", pk=new.pk)
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def plan_reestimate(request, pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    n = services.plan_reestimate(actor=request.user, plan=plan)
+    messages.success(request, _("%(n)s estimate(s) changed.") % {"n": n})
+    return redirect("plans:detail", pk=plan.pk)
+
+
+# ---------------------------------------------------------------------------------------------
+# optimiser
+
+
+def _budget_file(request) -> dict | None:
+    upload = request.FILES.get("budget_file")
+    if not upload:
+        return None
+    if upload.size > MAX_UPLOAD:
+        raise ServiceError("budget_file_invalid", _("The budget file is too large (2 MB at most)."))
+    from . import optimiser
+
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ServiceError("budget_file_invalid", _("The budget file must be UTF-8 text (CSV).")) from None
+    try:
+        rows = optimiser.parse_budget_csv(text if "\n" in text else text + "\n")
+    except optimiser.BudgetFileError as exc:
+        raise ServiceError("budget_file_invalid", _("The budget file has errors: %(first)s") % {
+            "first": services._budget_errors_in_words(exc.errors)[0]}) from None
+    return services.budgets_checked(request.user, rows)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_service_errors
+def plan_optimise(request, pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    if request.method == "POST":
+        if not services.can_optimise(request.user, plan.county):
+            raise PermissionDenied
+        budgets = _budget_file(request)
+        params = {"budget_file": bool(budgets)}
+        result = selectors.run_optimiser(plan.county, plan.period, budgets=budgets, time_limit=30.0)
+        services.optimisation_run_save(actor=request.user, region=plan.county, period=plan.period, params=params,
+                                       result=result)
+        messages.success(request, _("The optimiser has proposed a schedule."))
+        return redirect("plans:optimise", pk=plan.pk)
+    run = selectors.latest_run(request.user, plan.county, plan.period)
+    view = selectors.proposal_view(run, plan) if run else None
+    return render(request, "plans/plan_optimise.html", {
+        "plan": plan, "run": run, "view": view, "can_edit": services.can_edit_plan(request.user, plan),
+        "can_optimise": services.can_optimise(request.user, plan.county),
+        "reason_words": _reason_words(run.result.get("reasons", []) if run else [], plan.county.code)})
+
+
+def _reason_words(reasons: list[dict], county_code: str | None = None) -> list[str]:
+    """Infeasibility reasons in the reader's language (the optimiser keeps English and Chinese)."""
+    from django.utils.translation import get_language
+
+    zh = (get_language() or "").startswith("zh")
+    out = []
+    for r in reasons:
+        if county_code and r.get("county") != county_code:
+            continue
+        out.append(r.get("message_zh") if zh and r.get("message_zh") else r.get("message") or r.get("code"))
+    return out
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def plan_adopt(request, pk: int):
+    plan = selectors.plan_get(request.user, pk)
+    from .models import OptimisationRun
+
+    run = restrict(OptimisationRun.objects.all(), request.user).filter(pk=request.POST.get("run") or 0).first() \
+        if str(request.POST.get("run", "")).isdigit() else None
+    if run is None:
+        raise NotFoundError()
+    keys = None if request.POST.get("all") else request.POST.getlist("key")
+    result = services.plan_adopt(actor=request.user, plan=plan, run=run, keys=keys)
+    messages.success(request, _("Adopted: %(added)s added, %(moved)s moved, %(removed)s removed.") % result)
+    return redirect("plans:detail", pk=plan.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_service_errors
+def region_optimise(request):
+    """The optimiser on a city's or the province's pool: a background job, results per county."""
+    period = _period(request)
+    region = selectors.region_from_param(request.user, request.GET.get("region") or request.POST.get("region"))
+    if request.method == "POST":
+        if not services.can_optimise(request.user, region):
+            raise PermissionDenied
+        with transaction.atomic():
+            job = job_start(actor=request.user, kind="plans.optimise", region=region,
+                            params={"region": region.code, "period": period.label,
+                                    "time_limit": 60 if region.level != RegionLevel.COUNTY else 30})
+        messages.info(request, _("The optimiser is running as a background job."))
+        return redirect("jobs:detail", pk=job.pk)
+    run = selectors.latest_run(request.user, region, period)
+    return render(request, "plans/region_optimise.html", {
+        **_common(request, region, period), "run": run,
+        "can_optimise": services.can_optimise(request.user, region),
+        "reason_words": _reason_words(run.result.get("reasons", []) if run else [])})
+
+
+# ---------------------------------------------------------------------------------------------
+# roll-ups, rules, budgets, model estates
+
+
+@login_required
+@handles_service_errors
+def plan_rollup(request):
+    period = _period(request)
+    region = selectors.region_from_param(request.user, request.GET.get("region"))
+    rollup = selectors.plan_rollup(request.user, region, period, measure=request.GET.get("measure") or None)
+    return render(request, "plans/plan_rollup.html", {
+        **_common(request, region, period), "rollup": rollup, "measures": TargetMeasure.choices,
+        "ancestors": [a for a in region.ancestors() if request.scope.covers(a.code)]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_service_errors
+def rules(request):
+    region = selectors.region_from_param(request.user, request.GET.get("region") or request.POST.get("region"))
+    if request.method == "POST":
+        what = request.POST.get("what")
+        if what == "targets":
+            if request.POST.get("action") == "delete":
+                services.target_rule_delete(actor=request.user, region=region)
+            else:
+                years = request.POST.getlist("milestone_year")
+                shares = request.POST.getlist("milestone_share")
+                milestones = [{"year": y, "share": s} for y, s in zip(years, shares, strict=False) if str(y).strip()]
+                services.target_rule_save(
+                    actor=request.user, region=region, measure=request.POST.get("measure", ""), milestones=milestones,
+                    task=request.POST.get("task") or None, model_estates_min=request.POST.get("model_estates_min", ""),
+                    model_estate_deadline=request.POST.get("model_estate_deadline") or None,
+                    report_due_day=request.POST.get("report_due_day", ""))
+        elif what == "costs":
+            if request.POST.get("action") == "delete":
+                services.unit_costs_delete(actor=request.user, region=region)
+            else:
+                services.unit_costs_save(actor=request.user, region=region, basic=request.POST.get("basic"),
+                                         improvement=request.POST.get("improvement"),
+                                         enhancement=request.POST.get("enhancement"),
+                                         area_per_household=request.POST.get("area_per_household"))
+        elif what == "model_estate":
+            estate = restrict(Estate.objects.select_related("county"), request.user).filter(
+                code=request.POST.get("estate", "").strip()[:32]).first()
+            if estate is None:
+                raise ServiceError("plan_rules_invalid", _("No estate with this code in your regions."))
+            services.model_estate_register(actor=request.user, estate=estate,
+                                           completed_on=request.POST.get("completed_on"),
+                                           note=request.POST.get("note", ""))
+        else:
+            return HttpResponseBadRequest()
+        messages.success(request, _("Saved."))
+        return redirect(f"{reverse('plans:rules')}?region={region.code}")
+    services.rules_ensure_defaults()
+    own_target = TargetRule.objects.filter(region=region).first()
+    own_costs = UnitCosts.objects.filter(region=region).first()
+    rule_region = region if region.level == RegionLevel.COUNTY or region.code == "33" else None
+    t = targets_for(region.code) if region.level == RegionLevel.COUNTY else targets_for("33")
+    c = costs_for(region.code) if region.level == RegionLevel.COUNTY else costs_for("33")
+    scope = request.scope
+    from .models import ModelEstate
+
+    return render(request, "plans/rules.html", {
+        "region": region, "rule_region": rule_region, "targets": t, "costs": c, "own_target": own_target,
+        "own_costs": own_costs, "measures": TargetMeasure.choices,
+        "milestones": [{"year": m.year, "share": format(float(m.share) * 100, "g")} for m in t.milestones],
+        "can_edit_targets": rule_region is not None and scope.is_province_admin,
+        "can_edit_costs": rule_region is not None and (scope.is_province_admin or (
+            region.level == RegionLevel.COUNTY and workflow.holds(scope, Role.COUNTY_OFFICIAL, region.code))),
+        "can_record_model": region.level == RegionLevel.COUNTY and (scope.is_province_admin or workflow.holds(
+            scope, Role.COUNTY_OFFICIAL, region.code)),
+        "model_estates": restrict(ModelEstate.objects.filter(county__code__startswith=region.code).select_related(
+            "estate", "county"), request.user)[:200],
+        "overrides": restrict(TargetRule.objects.exclude(region__code="33").filter(
+            region__code__startswith=region.code).select_related("region"), request.user)[:200],
+        "cost_overrides": restrict(UnitCosts.objects.exclude(region__code="33").filter(
+            region__code__startswith=region.code).select_related("region"), request.user)[:200],
+        "per_household": (c.area_per_household * (c.basic + c.improvement + c.enhancement)).quantize(1)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_service_errors
+def budgets(request):
+    period = _period(request)
+    region = selectors.region_from_param(request.user, request.GET.get("region") or request.POST.get("region"))
+    if request.method == "POST":
+        if request.FILES.get("budget_file"):
+            upload = request.FILES["budget_file"]
+            if upload.size > MAX_UPLOAD:
+                raise ServiceError("budget_file_invalid", _("The budget file is too large (2 MB at most)."))
+            result = services.budgets_import(actor=request.user, source=upload.read(), period=period)
+            messages.success(request, _("Budget file read: %(created)s new, %(updated)s changed, %(unchanged)s "
+                                        "unchanged.") % result)
+        else:
+            county = restrict(Region.objects.filter(level=RegionLevel.COUNTY), request.user).filter(
+                code=request.POST.get("county", "")[:12]).first()
+            if county is None:
+                raise NotFoundError()
+            for year in period.years:
+                key = f"budget_{year}"
+                if key in request.POST:
+                    services.budget_set(actor=request.user, county=county, year=year,
+                                        budget_wan=request.POST[key].strip())
+            messages.success(request, _("Saved."))
+        return redirect(f"{reverse('plans:budgets')}?region={region.code}&period={period.label}")
+    counties = list(selectors.counties_in(request.user, region))
+    rows = {(b.county.code, b.year): b.budget_wan for b in selectors.budgets_for(request.user, region, period)}
+    table = [{"county": c, "cells": [(y, rows.get((c.code, y))) for y in period.years],
+              "editable": services.can_manage_budget(request.user, c.code)} for c in counties]
+    return render(request, "plans/budgets.html", {**_common(request, region, period), "table": table,
+                                                  "years": period.years})
+
+
+@login_required
+@require_GET
+@handles_service_errors
+def export(request):
+    period = _period(request)
+    region = selectors.region_from_param(request.user, request.GET.get("region"))
+    month = selectors.month_from_param(request.GET.get("month"), period, request.user, region)
+    year = request.GET.get("year") or ""
+    year = int(year) if year.isdigit() and period.contains(int(year)) else month.year if period.contains(
+        month.year) else period.start_year
+    import tempfile
+
+    handle = tempfile.TemporaryFile()
+    write_statistical_workbook(handle, user=request.user, region=region, period=period, month=month, year=year)
+    handle.seek(0)
+    return FileResponse(handle, as_attachment=True, filename=export_filename(region, month),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+# ---------------------------------------------------------------------------------------------
+# monthly progress
+
+
+@login_required
+@handles_service_errors
+def progress_list(request):
+    region = selectors.region_from_param(request.user, request.GET.get("region"))
+    reports = restrict(ProgressReport.objects.filter(county__code__startswith=region.code).select_related(
+        "county", "submitted_by"), request.user).order_by("-month", "county__code")
+    page = Paginator(reports, 50).get_page(request.GET.get("page"))
+    own = [code for role, code in request.scope.memberships if role == Role.COUNTY_OFFICIAL and len(code) == 6]
+    today = datetime.date.today()
+    month = selectors.month_from_param(request.GET.get("month"), services.period_default(), request.user, region) \
+        if request.GET.get("month") else today.replace(day=1)
+    flags = selectors.reporting_flags(request.user, region, month)
+    return render(request, "plans/progress_list.html", {
+        "region": region, "page": page, "own_counties": Region.objects.filter(code__in=own), "flags": flags,
+        "flag_words": selectors.FLAG_WORDS, "month": month, "this_month": today.strftime("%Y-%m")})
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def progress_open(request):
+    county = Region.objects.filter(code=request.POST.get("county", "")[:12], level=RegionLevel.COUNTY).first()
+    if county is None:
+        raise NotFoundError()
+    report = services.progress_report_open(actor=request.user, county=county, month=request.POST.get("month", ""))
+    return redirect("progress:detail", pk=report.pk)
+
+
+ENTRY_PAGE = 100
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_service_errors
+def progress_detail(request, pk: int):
+    report = get_object_or_404(restrict(ProgressReport.objects.select_related("county", "plan"), request.user), pk=pk)
+    if request.method == "POST":
+        rows = {}
+        for key, value in request.POST.items():
+            head, _dot, name = key.partition("-")
+            if not head.startswith("e") or not head[1:].isdigit() or name not in services.ENTRY_FIELDS:
+                continue
+            rows.setdefault(int(head[1:]), {})[name] = value
+        n = services.progress_entries_update(actor=request.user, report=report, rows=rows)
+        messages.success(request, _("%(n)s estate(s) updated.") % {"n": n})
+        return redirect(f"{reverse('progress:detail', args=[report.pk])}?page={request.POST.get('page', 1)}")
+    entries = report.entries.select_related("estate").order_by("plan_year", "estate__code")
+    stage = request.GET.get("stage", "")
+    if stage:
+        if stage not in ProgressStage.values:
+            raise ServiceError("invalid", _("Unknown stage."))
+        entries = entries.filter(stage=stage)
+    page = Paginator(entries, ENTRY_PAGE).get_page(request.GET.get("page"))
+    can_edit = not report.is_locked and workflow.holds(request.scope, Role.COUNTY_OFFICIAL, report.county.code)
+    summary = services.summary_values(report)
+    return render(request, "plans/progress_detail.html", {
+        "report": report, "page": page, "can_edit": can_edit, "stages": ProgressStage.choices, "stage": stage,
+        "summary": summary})
+
+
+@login_required
+@require_POST
+@handles_service_errors
+def progress_submit(request, pk: int):
+    report = get_object_or_404(restrict(ProgressReport.objects.select_related("county"), request.user), pk=pk)
+    services.progress_report_submit(actor=request.user, report=report)
+    messages.success(request, _("The report was submitted and is now locked."))
+    return redirect("progress:detail", pk=report.pk)
+
+
+# ---------------------------------------------------------------------------------------------
+# dashboards
+
+
+@login_required
+@handles_service_errors
+def dashboard(request):
+    period = _period(request)
+    region = selectors.region_from_param(request.user, request.GET.get("region"))
+    month = selectors.month_from_param(request.GET.get("month"), period, request.user, region)
+    d = selectors.dashboard(request.user, region, period, month, measure=request.GET.get("measure") or None)
+    data = selectors.dashboard_data(d)
+    county_rows = None
+    if region.level == RegionLevel.COUNTY:
+        county_rows = selectors.county_estates(request.user, region, period, month)
+    return render(request, "plans/dashboard.html", {
+        **_common(request, region, period), "d": d, "data": data, "month": month, "county_rows": county_rows,
+        "ancestors": [a for a in region.ancestors() if request.scope.covers(a.code)],
+        "measures": TargetMeasure.choices, "flag_words": selectors.FLAG_WORDS,
+        "words": {"planned": _("Planned"), "target": _("Target"), "actual": _("Actual (completed)"),
+                  "start_rate": _("Start rate (%)"), "completion_rate": _("Completion rate (%)"),
+                  "no_data": _("no data")}})
+
+
+@login_required
+@require_GET
+@handles_service_errors
+def dashboard_map(request):
+    """The county layer (GeoJSON, 2017 outlines with today's names and codes) for the choropleth."""
+    from gaizao.estates import geo
+
+    region = selectors.region_from_param(request.user, request.GET.get("region"))
+    codes = dict(Region.objects.filter(level=RegionLevel.COUNTY, is_active=True).values_list("name", "code"))
+    retired = dict(Region.objects.filter(level=RegionLevel.COUNTY, is_active=False).values_list("name", "code"))
+    layer = geo.county_layer({**retired, **codes})
+    prefix = region.code if region.level != RegionLevel.COUNTY else region.code[:4]
+    layer["features"] = [f for f in layer["features"] if (f["properties"]["code"] or "").startswith(prefix)
+                         or not f["properties"]["code"] and region.code == "33"]
+    response = JsonResponse(layer)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@handles_service_errors
+def estate_progress(request, pk: int):
+    data = selectors.estate_progress(request.user, pk)
+    return render(request, "plans/estate_progress.html", data)
+
