@@ -66,6 +66,36 @@ ROUTE_KINDS = {
     "api:estate-readmit": "estate_action_api_post",
     "api:estate-admit-bulk": "estate_bulk_api_post",
     "api:estate-merge": "estate_bulk_api_post",
+    # plans, progress, dashboards (checks per role × own/sibling/parent in tests/plans/test_plan_permissions.py)
+    "plans:list": "plans_list_page",
+    "plans:create": "plans_county_post",
+    "plans:rollup": "plans_region_page",
+    "plans:rules": "plans_region_page",
+    "plans:budgets": "plans_region_page",
+    "plans:region-optimise": "plans_region_page",
+    "plans:export": "plans_region_page",
+    "plans:detail": "plan_object_page",
+    "plans:items": "plan_object_post",
+    "plans:item": "plan_object_post",
+    "plans:step": "plan_object_post",
+    "plans:adjust": "plan_object_post",
+    "plans:reestimate": "plan_object_post",
+    "plans:optimise": "plan_object_page",
+    "plans:adopt": "plan_object_post",
+    "progress:list": "plans_region_page",
+    "progress:open": "plans_county_post",
+    "progress:detail": "report_object_page",
+    "progress:submit": "report_object_post",
+    "dashboard:region": "plans_region_page",
+    "dashboard:map": "plans_region_page",
+    "dashboard:estate": "plan_estate_page",
+    "api:plan-list": "plan_list_api",
+    "api:plan-detail": "plan_object_api",
+    "api:plan-transitions": "plan_object_api",
+    "api:target-list": "plans_region_api",
+    "api:progress-list": "report_list_api",
+    "api:progress-rollup": "plans_region_api",
+    "api:dashboard": "plans_region_api",
 }
 ADMIN_PUBLIC = {"admin:login", "admin:logout", "admin:password_reset", "admin:view_on_site", "admin:jsi18n"}
 
@@ -263,7 +293,7 @@ def test_anonymous_is_sent_to_sign_in(world):
 
 def _any_url(name):
     """The route's URL, with a placeholder argument when it takes one (anonymous users never reach it)."""
-    for args in ([], [1], ["33"]):
+    for args in ([], [1], ["33"], [1, 1]):
         try:
             return reverse(name, args=args)
         except NoReverseMatch:
