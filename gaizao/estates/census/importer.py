@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -737,7 +738,7 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
     table = connection.ops.quote_name(meta.db_table)
     col = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}
     derived_fields = ("eligibility", "eligibility_reasons", "rebuild_route", "priority_score", "priority_breakdown")
-    insert_fields = ("code", "region", "county", *VALUE_FIELDS, *derived_fields, "status", "status_reason",
+    insert_fields = ("id", "code", "region", "county", *VALUE_FIELDS, *derived_fields, "status", "status_reason",
                      "created_at", "updated_at")
     insert_sql = (f"INSERT INTO {table} ({', '.join(col[f] for f in insert_fields)}) "
                   f"VALUES ({', '.join(['%s'] * len(insert_fields))})")
@@ -746,25 +747,17 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                   f"WHERE {col['id']} = %s")
     through = Estate.deficiencies.through
     through_table = ops.quote_name(through._meta.db_table)
-    through_insert = (f"INSERT INTO {through_table} ({ops.quote_name('estate_id')}, "
-                      f"{ops.quote_name('catalogueitem_id')}) VALUES (%s, %s)")
-    decimal = ops.adapt_decimalfield_value
+    dumps = json.JSONEncoder(default=str, ensure_ascii=False, separators=(", ", ": ")).encode
 
     def derived_params(values, defs, county):
         out = estate_services.derived_values(dict(zip(VALUE_FIELDS, values, strict=True)), defs, class_of,
                                              rules[county.code])
-        return (out["eligibility"], json.dumps(out["eligibility_reasons"], default=str),
-                out["rebuild_route"], decimal(out["priority_score"], 6, 2),
-                json.dumps(out["priority_breakdown"], default=str))
+        return (out["eligibility"], dumps(out["eligibility_reasons"]), out["rebuild_route"],
+                Decimal(out["priority_score"]).quantize(CENTS), dumps(out["priority_breakdown"]))
 
     def value_params(values):
-        out = []
-        for name, value in zip(VALUE_FIELDS, values, strict=True):
-            if isinstance(value, Decimal):
-                field_obj = meta.get_field(name)
-                value = decimal(value, field_obj.max_digits, field_obj.decimal_places)
-            out.append(value)
-        return out
+        # the parsers already rounded every Decimal to its field's places; both database drivers take them
+        return values
 
     audit = _AuditWriter(actor=actor, cause=cause, now=now)
     total = len(plan.creates) + len(plan.updates)
@@ -774,27 +767,40 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
             if connection.vendor == "sqlite":
                 # a bigger page cache for this connection: the estate table has many indexes
                 cursor.execute("PRAGMA cache_size = -262144")
-            for start in range(0, len(plan.creates), CHUNK):
-                chunk = plan.creates[start:start + CHUNK]
-                params = []
-                for row, code in chunk:
+            new_ids = _reserve_ids(cursor, len(plan.creates))
+
+            def prepare(start):
+                """Rows, links and audit rows of one chunk (pure Python, no database)."""
+                params, links, entries = [], [], []
+                for offset, (row, code) in enumerate(plan.creates[start:start + CHUNK]):
+                    estate_id = new_ids[start + offset]
                     values = _filled(row.values)
                     defs = row.deficiencies or ()
-                    params.append((code, row.region.pk, row.county.pk, *value_params(values),
+                    params.append((estate_id, code, row.region.pk, row.county.pk, *value_params(values),
                                    *derived_params(values, defs, row.county), EstateStatus.SURVEYED.value, "",
                                    now_db, now_db))
-                cursor.executemany(insert_sql, params)
-                ids = dict(Estate.objects.filter(code__in=[code for _row, code in chunk]).values_list("code", "id"))
-                links = [(ids[code], item) for row, code in chunk for item in (row.deficiencies or ())]
-                if links:
-                    cursor.executemany(through_insert, links)
-                for row, code in chunk:
-                    values = _filled(row.values)
-                    audit.add(ids[code], AuditAction.CREATE, row.values[0], row.region.code, None,
-                              _audit_values(values, row.region, row.deficiencies or (), catalogue))
-                audit.flush(cursor)
-                done += len(chunk)
-                progress(65 + 30 * done // max(1, total), _("Written %(n)d of %(total)d") % {"n": done, "total": total})
+                    links.extend((estate_id, item) for item in defs)
+                    entries.append(audit.row(estate_id, AuditAction.CREATE, row.values[0], row.region.code, None,
+                                             _audit_values(values, row.region, defs, catalogue)))
+                return params, links, entries
+
+            # the next chunk is prepared in a thread while this one is written (the driver lets go of
+            # the GIL while the database works)
+            starts = list(range(0, len(plan.creates), CHUNK))
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(prepare, starts[0]) if starts else None
+                for i in range(len(starts)):
+                    params, links, entries = pending.result()
+                    if i + 1 < len(starts):
+                        pending = pool.submit(prepare, starts[i + 1])
+                    cursor.executemany(insert_sql, params)
+                    if links:
+                        _insert_links(cursor, through_table, links)
+                    audit.pending.extend(entries)
+                    audit.flush(cursor)
+                    done += len(params)
+                    progress(65 + 30 * done // max(1, total),
+                             _("Written %(n)d of %(total)d") % {"n": done, "total": total})
             for start in range(0, len(plan.updates), CHUNK):
                 chunk = plan.updates[start:start + CHUNK]
                 params = []
@@ -814,11 +820,44 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                         through.objects.filter(estate_id__in=ids[s:s + 900]).delete()
                     links = [(estate_id, item) for estate_id, defs in relink for item in defs]
                     if links:
-                        cursor.executemany(through_insert, links)
+                        _insert_links(cursor, through_table, links)
                 audit.flush(cursor)
                 done += len(chunk)
                 progress(65 + 30 * done // max(1, total), _("Written %(n)d of %(total)d") % {"n": done, "total": total})
         estate_services.counties_rerank(county_ids)
+
+
+CENTS = Decimal("0.01")
+
+
+def _reserve_ids(cursor, count: int) -> list[int]:
+    """Ids for `count` new estates, taken before inserting so that links and audit entries need no
+    query back. The import holds the write lock (SQLite) or draws them from the sequence (PostgreSQL)."""
+    if not count:
+        return []
+    table = Estate._meta.db_table
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
+        return [row[0] for row in cursor.fetchall()]
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
+    highest = cursor.fetchone()[0]
+    if connection.vendor == "sqlite":
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        highest = max(highest, row[0] if row else 0)
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _insert_links(cursor, through_table: str, links: list[tuple[int, int]]) -> None:
+    """Estate ↔ catalogue item links; on SQLite as one statement over a JSON array (no per-row binding)."""
+    qn = connection.ops.quote_name
+    if connection.vendor == "sqlite":
+        cursor.execute(f"INSERT INTO {through_table} ({qn('estate_id')}, {qn('catalogueitem_id')}) "
+                       f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(%s)",
+                       [json.dumps(links)])
+        return
+    cursor.executemany(f"INSERT INTO {through_table} ({qn('estate_id')}, {qn('catalogueitem_id')}) "
+                       f"VALUES (%s, %s)", links)
 
 
 def _region_stub(region_id: int) -> Region:
@@ -849,10 +888,13 @@ class _AuditWriter:
     def _json(self, data):
         return None if data is None else json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False)
 
+    def row(self, object_id, action, name, region_code, before, after) -> tuple:
+        return (self.now, self.actor_id, self.actor_name, self.request_id, action, "estates.census_import",
+                self.content_type_id, str(object_id), str(name)[:200], region_code, self._json(before),
+                self._json(after), self.cause)
+
     def add(self, object_id, action, name, region_code, before, after) -> None:
-        self.pending.append((self.now, self.actor_id, self.actor_name, self.request_id, action, "estates.census_import",
-                             self.content_type_id, str(object_id), str(name)[:200], region_code,
-                             self._json(before), self._json(after), self.cause))
+        self.pending.append(self.row(object_id, action, name, region_code, before, after))
 
     def flush(self, cursor) -> None:
         if self.pending:
