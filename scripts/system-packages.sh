@@ -6,6 +6,7 @@ want=()
 for need in "$@"; do
   case "$need" in
     gettext) command -v msgfmt >/dev/null || want+=(gettext) ;;
+    wrk) command -v wrk >/dev/null || want+=(wrk) ;;
     browser)
       [ -x /usr/bin/chromium ] || want+=(chromium)
       dpkg -s fonts-noto-cjk >/dev/null 2>&1 || want+=(fonts-noto-cjk) ;;

@@ -48,22 +48,38 @@ class EstateOutputSerializer(serializers.ModelSerializer):
                   "pool_year", "project", "url"]
 
     def to_representation(self, e: Estate) -> dict:
-        return {
-            "id": e.pk, "code": e.code, "name": e.name, "address": e.address,
-            "region": e.region.code, "region_name": e.region.name,
-            "county": e.county.code, "county_name": e.county.name,
-            "built_year": e.built_year, "buildings": e.buildings, "households": e.households,
-            "floor_area": _dec(e.floor_area), "housing_type": e.housing_type,
-            "in_shantytown_plan": e.in_shantytown_plan, "in_historic_district": e.in_historic_district,
-            "has_precast_slab_hazard": e.has_precast_slab_hazard, "management_mode": e.management_mode,
-            "max_floors": e.max_floors, "buildings_with_elevator": e.buildings_with_elevator,
-            "willingness": _dec(e.willingness), "longitude": _dec(e.longitude), "latitude": _dec(e.latitude),
-            "eligibility": e.eligibility, "eligibility_reasons": reasons_text(e.eligibility_reasons),
-            "rebuild_route": e.rebuild_route, "priority_score": _dec(e.priority_score),
-            "county_rank": e.county_rank, "status": e.status, "status_reason": e.status_reason,
-            "pool_year": e.pool_year, "project": e.project.code if e.project_id else None,
-            "url": f"/api/v1/estates/{e.pk}/",
-        }
+        values = {name: getattr(e, name) for name in ROW_FIELDS if "__" not in name}
+        values.update({"id": e.pk, "region__code": e.region.code, "region__name": e.region.name,
+                       "county__code": e.county.code, "county__name": e.county.name,
+                       "project__code": e.project.code if e.project_id else None})
+        return estate_row(values)
+
+
+ROW_FIELDS = ("id", "code", "name", "address", "region__code", "region__name", "county__code", "county__name",
+              "built_year", "buildings", "households", "floor_area", "housing_type", "in_shantytown_plan",
+              "in_historic_district", "has_precast_slab_hazard", "management_mode", "max_floors",
+              "buildings_with_elevator", "willingness", "longitude", "latitude", "eligibility", "eligibility_reasons",
+              "rebuild_route", "priority_score", "county_rank", "status", "status_reason", "pool_year",
+              "project__code")
+
+
+def estate_row(v: dict) -> dict:
+    """An estate as the API shows it, from a `.values(*ROW_FIELDS)` dict (no model instances)."""
+    return {
+        "id": v["id"], "code": v["code"], "name": v["name"], "address": v["address"],
+        "region": v["region__code"], "region_name": v["region__name"],
+        "county": v["county__code"], "county_name": v["county__name"],
+        "built_year": v["built_year"], "buildings": v["buildings"], "households": v["households"],
+        "floor_area": _dec(v["floor_area"]), "housing_type": v["housing_type"],
+        "in_shantytown_plan": v["in_shantytown_plan"], "in_historic_district": v["in_historic_district"],
+        "has_precast_slab_hazard": v["has_precast_slab_hazard"], "management_mode": v["management_mode"],
+        "max_floors": v["max_floors"], "buildings_with_elevator": v["buildings_with_elevator"],
+        "willingness": _dec(v["willingness"]), "longitude": _dec(v["longitude"]), "latitude": _dec(v["latitude"]),
+        "eligibility": v["eligibility"], "eligibility_reasons": reasons_text(v["eligibility_reasons"]),
+        "rebuild_route": v["rebuild_route"], "priority_score": _dec(v["priority_score"]),
+        "county_rank": v["county_rank"], "status": v["status"], "status_reason": v["status_reason"],
+        "pool_year": v["pool_year"], "project": v["project__code"], "url": f"/api/v1/estates/{v['id']}/",
+    }
 
 
 class BuildingOutputSerializer(serializers.ModelSerializer):
@@ -95,8 +111,10 @@ class EstateDetailOutputSerializer(EstateOutputSerializer):
 class EstatePagination(Pagination):
     """Counts come from the cached per-status counts, and the response carries them."""
 
+    counts: dict | None = None  # set by the view when it counted the unsliced queryset itself
+
     def paginate_queryset(self, queryset, request, view=None):
-        self._counts = selectors.status_counts(queryset)
+        self._counts = self.counts if self.counts is not None else selectors.status_counts(queryset)
         total = self._counts["total"]
 
         class CountedPaginator(self.django_paginator_class):
@@ -128,7 +146,19 @@ class EstateListApi(ScopedListApi):
     pagination_class = EstatePagination
 
     def base_queryset(self):
-        return Estate.objects.select_related("region", "county", "project").order_by("code")
+        return Estate.objects.order_by("code")
+
+    def filter_queryset(self, queryset):
+        # Without any filter parameter the filterset (a form built and validated per request) is skipped.
+        if not any(key in self.request.query_params for key in EstateFilter.base_filters):
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        self.paginator.counts = selectors.status_counts(queryset)
+        page = self.paginate_queryset(queryset.values(*ROW_FIELDS))
+        return self.get_paginated_response([estate_row(v) for v in page])
 
 
 def _detail_queryset():

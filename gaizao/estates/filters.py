@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gaizao.regions.filters import RegionCodeFilter
+from gaizao.regions.models import Region, RegionLevel
 
 from .models import Eligibility, Estate, EstateStatus, HousingType, ManagementMode
 
@@ -33,8 +34,28 @@ SORT_LABELS = [
 ]
 
 
+class EstateRegionFilter(RegionCodeFilter):
+    """A region's subtree; a county or a city is matched on the estate's own `county` column, which the
+    (county, score) and (county, status) indexes serve, instead of a prefix on the joined region code."""
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        code = value.strip()
+        region = Region.objects.filter(code=code).only("pk", "level", "code").first()
+        if region is None:
+            return super().filter(qs, code)  # raises unknown_region
+        if region.level == RegionLevel.PROVINCE:
+            return qs.filter(county__code__startswith=code)
+        if region.level == RegionLevel.COUNTY:
+            return qs.filter(county_id=region.pk)
+        if region.level == RegionLevel.CITY:
+            return qs.filter(county__code__startswith=code)
+        return qs.filter(region__code__startswith=code)
+
+
 class EstateFilter(django_filters.FilterSet):
-    region = RegionCodeFilter(lookup="region__code__startswith", label=_("Within region (code)"))
+    region = EstateRegionFilter(lookup="region__code__startswith", label=_("Within region (code)"))
     search = django_filters.CharFilter(method="filter_search", label=_("Code or name"))
     built_from = django_filters.NumberFilter(field_name="built_year", lookup_expr="gte", label=_("Built from"),
                                              widget=forms.NumberInput(attrs={"min": 1900, "max": 2100}))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from .models import ContentClass, Eligibility, HousingType, RebuildRoute
 
@@ -188,8 +188,28 @@ def evaluate(facts: EstateFacts, rules: Rules) -> Outcome:
     return Outcome(verdict, reasons, route, score, breakdown)
 
 
-# The reasons in words. English msgids; the Chinese is in the .po file.
+_TEXT_CACHE: dict[tuple, str] = {}
+_TEXT_CACHE_SIZE = 20_000
+
+
 def reason_text(reason: dict) -> str:
+    """One reason in words, in the active language (memoised: lists show the same reasons again and again)."""
+    params = reason.get("params") or {}
+    try:
+        key = (get_language(), reason.get("code", ""), tuple(sorted(params.items())))
+        hash(key)
+    except TypeError:
+        return _reason_text(reason)
+    text = _TEXT_CACHE.get(key)
+    if text is None:
+        if len(_TEXT_CACHE) >= _TEXT_CACHE_SIZE:
+            _TEXT_CACHE.clear()
+        text = _TEXT_CACHE[key] = _reason_text(reason)
+    return text
+
+
+# The reasons in words. English msgids; the Chinese is in the .po file.
+def _reason_text(reason: dict) -> str:
     from .models import HousingType as HT
 
     code = reason.get("code", "")
