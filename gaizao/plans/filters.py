@@ -9,6 +9,7 @@ from gaizao.regions.filters import RegionCodeFilter
 
 from . import optimiser
 from .models import ActionPlan, PlanStatus, ProgressReport, ReportStatus
+from .selectors import REGION_CODE
 
 
 class PeriodFilter(django_filters.CharFilter):
@@ -25,11 +26,21 @@ class PeriodFilter(django_filters.CharFilter):
         return qs.filter(**{f"{self.field_name}__start_year": start, f"{self.field_name}__end_year": end})
 
 
+class SafeRegionCodeFilter(RegionCodeFilter):
+    """A region code filter that refuses anything but digits before it reaches the database."""
+
+    def filter(self, qs, value):
+        if value not in (None, "") and not REGION_CODE.match(str(value).strip()):
+            raise ServiceError(ErrorCode.UNKNOWN_REGION, _("No region has the code %(code)s.") % {"code": str(value)[:20]},
+                               fields={self.field_name: [_("unknown region code")]})
+        return super().filter(qs, value)
+
+
 class PlanFilter(django_filters.FilterSet):
     period = PeriodFilter(field_name="period", label=gettext_lazy("Period (YYYY-YYYY)"))
     status = django_filters.ChoiceFilter(choices=PlanStatus.choices)
-    within = RegionCodeFilter(lookup="county__code__startswith", label=gettext_lazy("Within region (code)"))
-    county = RegionCodeFilter(lookup="county__code", label=gettext_lazy("County (code)"))
+    within = SafeRegionCodeFilter(lookup="county__code__startswith", label=gettext_lazy("Within region (code)"))
+    county = SafeRegionCodeFilter(lookup="county__code", label=gettext_lazy("County (code)"))
 
     class Meta:
         model = ActionPlan
@@ -48,7 +59,7 @@ class MonthFilter(django_filters.CharFilter):
 class ProgressReportFilter(django_filters.FilterSet):
     month = MonthFilter(label=gettext_lazy("Month (YYYY-MM)"))
     status = django_filters.ChoiceFilter(choices=ReportStatus.choices)
-    within = RegionCodeFilter(lookup="county__code__startswith", label=gettext_lazy("Within region (code)"))
+    within = SafeRegionCodeFilter(lookup="county__code__startswith", label=gettext_lazy("Within region (code)"))
 
     class Meta:
         model = ProgressReport

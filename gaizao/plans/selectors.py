@@ -8,6 +8,7 @@ and the xlsx export call the same functions here, so a figure is the same wherev
 from __future__ import annotations
 
 import datetime
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,6 +56,7 @@ from .targets import (
 CHILD_LEVEL = {RegionLevel.PROVINCE: RegionLevel.CITY, RegionLevel.CITY: RegionLevel.COUNTY}
 CODE_LENGTH = {RegionLevel.PROVINCE: 2, RegionLevel.CITY: 4, RegionLevel.COUNTY: 6}
 DASHBOARD_LEVELS = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY)
+REGION_CODE = re.compile(r"^[0-9]{2,12}$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +103,8 @@ def region_from_param(user, code, *, levels=DASHBOARD_LEVELS) -> Region:
         if region is None:
             raise NotFoundError()
     else:
-        region = Region.objects.filter(code=str(code).strip()[:12]).first()
+        code = str(code).strip()
+        region = Region.objects.filter(code=code).first() if REGION_CODE.match(code) else None
         if region is None:
             raise NotFoundError()
     if region.level not in levels:

@@ -101,6 +101,11 @@ def _county(region: Region) -> Region:
     return region
 
 
+def _text(value, max_length: int) -> str:
+    """Free text as stored: no NUL characters (PostgreSQL refuses them), trimmed, at most max_length."""
+    return str(value or "").replace("\x00", "").strip()[:max_length]
+
+
 def _bad(code: str, field: str, message) -> ServiceError:
     return ServiceError(code, message, fields={field: [str(message)]})
 
@@ -183,7 +188,7 @@ def period_create(*, actor, start_year, end_year, name: str = "", is_default: bo
             old.save(update_fields=["is_default"])
             record_change(actor=actor, obj=old, action=AuditAction.UPDATE, before=before, after=snapshot(old),
                           verb="plans.period_default", region_code=PROVINCE_CODE)
-    period = PlanPeriod.objects.create(start_year=start, end_year=end, name=(name or "").strip()[:64] or
+    period = PlanPeriod.objects.create(start_year=start, end_year=end, name=_text(name, 64) or
                                        f"{start}-{end}", is_default=bool(is_default))
     record_change(actor=actor, obj=period, action=AuditAction.CREATE, before=None, after=snapshot(period),
                   verb="plans.period_create", region_code=PROVINCE_CODE)
@@ -405,7 +410,7 @@ def _event(plan: ActionPlan, actor, transition: str, from_status: str, to_status
 
 
 def _locked_plan(plan: ActionPlan) -> ActionPlan:
-    return ActionPlan.objects.select_for_update().select_related("county", "period").get(pk=plan.pk)
+    return ActionPlan.objects.select_for_update(of=("self",)).select_related("county", "period").get(pk=plan.pk)
 
 
 @transaction.atomic
@@ -525,7 +530,7 @@ def plan_item_add(*, actor, plan: ActionPlan, estate: Estate | None = None, proj
     year, start, finish = _clean_schedule(plan, year, planned_start, planned_finish, earliest)
     values = _subject_values(plan, estate=estate, project=project)
     item = PlanItem(plan=plan, estate=estate, project=project, year=year, planned_start=start, planned_finish=finish,
-                    is_model=bool(is_model), note=(note or "").strip()[:200], **values)
+                    is_model=bool(is_model), note=_text(note, 200), **values)
     item.save()
     record_change(actor=actor, obj=item, action=AuditAction.CREATE, before=None, after=snapshot(item),
                   verb="plans.item_add", cause=cause)
@@ -540,7 +545,7 @@ ITEM_EDITABLE = ("year", "planned_start", "planned_finish", "is_model", "note", 
 def plan_item_update(*, actor, item: PlanItem, changes: dict, cause: str = "") -> bool:
     plan = _locked_plan(item.plan)
     _require_edit(actor, plan)
-    item = PlanItem.objects.select_for_update().select_related("estate", "project").get(pk=item.pk, plan=plan)
+    item = PlanItem.objects.select_for_update(of=("self",)).select_related("estate", "project").get(pk=item.pk, plan=plan)
     unknown = set(changes) - set(ITEM_EDITABLE)
     if unknown:
         raise _bad(ErrorCode.PLAN_ITEM_INVALID, sorted(unknown)[0], _("This field cannot be changed here."))
@@ -558,7 +563,7 @@ def plan_item_update(*, actor, item: PlanItem, changes: dict, cause: str = "") -
     if "is_model" in changes:
         item.is_model = bool(changes["is_model"])
     if "note" in changes:
-        item.note = (changes["note"] or "").strip()[:200]
+        item.note = _text(changes["note"], 200)
     if "content_classes" in changes:
         classes = changes["content_classes"] or []
         if isinstance(classes, str):
@@ -639,7 +644,7 @@ def plan_transition(*, actor, plan: ActionPlan, step: str, comment: str = "", ca
                            _("A plan that is %(status)s cannot take the step “%(step)s”.") % {
                                "status": plan.get_status_display(), "step": chosen.label},
                            fields={"step": [_("not allowed now")]}, status=409)
-    comment = (comment or "").strip()
+    comment = _text(comment, 10_000)
     if chosen.comment_required and not comment:
         raise _bad(ErrorCode.PLAN_TRANSITION_INVALID, "comment", _("Say what the county should change."))
     if len(comment) > 4000:
@@ -680,7 +685,7 @@ def plan_adjust(*, actor, plan: ActionPlan, reason: str, cause: str = "") -> Act
     if plan.status not in workflow.ADJUST_FROM:
         raise ServiceError(ErrorCode.PLAN_TRANSITION_INVALID,
                            _("Only an approved plan is adjusted; change a draft directly."), status=409)
-    reason = (reason or "").strip()
+    reason = _text(reason, 1000)
     if not reason:
         raise _bad(ErrorCode.PLAN_TRANSITION_INVALID, "reason", _("Give the reason for the adjustment."))
     if len(reason) > 300:
@@ -803,7 +808,7 @@ def model_estate_register(*, actor, estate: Estate, completed_on, note: str = ""
     if ModelEstate.objects.filter(estate=estate).exists():
         raise _bad(ErrorCode.PLAN_RULES_INVALID, "estate", _("This estate is a model estate already."))
     row = ModelEstate.objects.create(county=estate.county, estate=estate, completed_on=date,
-                                     note=(note or "").strip()[:200])
+                                     note=_text(note, 200))
     record_change(actor=actor, obj=row, action=AuditAction.CREATE, before=None, after=snapshot(row),
                   verb="plans.model_estate", cause=cause)
     return row
@@ -950,7 +955,7 @@ def _clean_entry(entry: ProgressEntry, values: dict, month: datetime.date, previ
 def progress_entries_update(*, actor, report: ProgressReport, rows: dict[int, dict], cause: str = "") -> int:
     """Change entries of a draft report: {entry id: {stage, started_on, completed_on, accepted_on,
     investment_done_wan}}. All rows or none; errors name the estate."""
-    report = ProgressReport.objects.select_for_update().select_related("county").get(pk=report.pk)
+    report = ProgressReport.objects.select_for_update(of=("self",)).select_related("county").get(pk=report.pk)
     _require_role(actor, Role.COUNTY_OFFICIAL, report.county.code, _("Only the county reports its progress."))
     if report.is_locked:
         raise ServiceError(ErrorCode.PROGRESS_REPORT_LOCKED, _("This report has been submitted and is locked."),
@@ -1021,7 +1026,7 @@ def summary_values(report: ProgressReport) -> dict:
 @transaction.atomic
 def progress_report_submit(*, actor, report: ProgressReport, cause: str = "") -> ProgressReport:
     """Submit and lock the month's report; its figures become the month's statistics."""
-    report = ProgressReport.objects.select_for_update().select_related("county", "plan").get(pk=report.pk)
+    report = ProgressReport.objects.select_for_update(of=("self",)).select_related("county", "plan").get(pk=report.pk)
     _require_role(actor, Role.COUNTY_OFFICIAL, report.county.code, _("Only the county reports its progress."))
     if report.is_locked:
         raise ServiceError(ErrorCode.PROGRESS_REPORT_LOCKED, _("This report has been submitted and is locked."),

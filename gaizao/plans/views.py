@@ -46,6 +46,8 @@ def handles_service_errors(view):
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
+        if any("\x00" in v for data in (request.GET, request.POST) for values in data.lists() for v in values[1]):
+            return render(request, "400.html", status=400)
         try:
             return view(request, *args, **kwargs)
         except NotFoundError:

@@ -1,0 +1,218 @@
+"""The optimiser wired to the plans: instances from the pool and budgets, the CLI, the page, adoption, the job."""
+
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from gaizao.core.jobs import execute_job, job_start
+from gaizao.core.models import AuditEntry, JobStatus
+from gaizao.estates.models import EstateStatus, RenovationProject
+from gaizao.plans import optimiser, selectors, services
+from gaizao.plans.models import OptimisationRun, PlanEvent, TargetMeasure
+from gaizao.regions.models import Region
+
+from .conftest import pool_estate
+
+
+@pytest.fixture
+def xihu_pool(xihu, people):
+    """Ten pool estates of 西湖区 (one merged project of two), with budgets for three years."""
+    estates = [pool_estate("330106", households=100 + 20 * i, floor_area=str(8000 + 1000 * i), priority=str(40 + 5 * i),
+                           classes=("basic", "improvement")) for i in range(8)]
+    street = estates[0].region
+    project = RenovationProject.objects.create(code="P330106TEST", name="测试片区", region=street, county=xihu)
+    members = [pool_estate("330106", households=150, floor_area="12000", priority="60", project=project)
+               for _ in range(2)]
+    late = pool_estate("330106", pool_year=2021)
+    # the seed's model estate (样板) was due by the end of 2019: 西湖区 built one then
+    built = pool_estate("330106", status=EstateStatus.SURVEYED)
+    services.model_estate_register(actor=people["county"], estate=built, completed_on="2019-12-15")
+    for year, amount in ((2020, "1200"), (2021, "1500"), (2022, "1500")):
+        services.budget_set(actor=people["county"], county=xihu, year=year, budget_wan=amount)
+    return {"estates": estates, "project": project, "members": members, "late": late}
+
+
+@pytest.mark.django_db
+def test_the_instance_comes_from_the_pool_and_budgets(xihu_pool, xihu, period):
+    groups, info = selectors.optimiser_instances(xihu, period)
+    assert len(groups) == 1 and info["candidates"] == 10
+    inst = groups[0].instance
+    by_id = {c.id: c for c in inst.candidates}
+    project = by_id[f"p{xihu_pool['project'].pk}"]
+    assert project.estates == 2 and project.households == 300 and project.floor_area == Decimal("24000")
+    # a project's cost is its estates' estimates: 2 × 12,000 m² × 200 元/m² (basic only)
+    assert project.cost_wan == Decimal("480")
+    assert by_id[f"e{xihu_pool['late'].pk}"].earliest_year == 2021
+    first = by_id[f"e{xihu_pool['estates'][0].pk}"]
+    assert first.cost_wan == Decimal("8000") * 300 / 10000 and first.priority == 40 and first.model_eligible
+    assert inst.budgets[("330106", 2020)] == Decimal("1200")
+    assert inst.unit == "estates" and inst.model_rule.deadline == 2019 and inst.model_rule.calendar
+    assert [t.year for t in inst.targets] == [2020, 2022]
+
+
+@pytest.mark.django_db
+def test_counties_with_other_rules_get_their_own_instance(xihu_pool, people, period):
+    services.target_rule_save(actor=people["province"], region=Region.objects.get(code="330106"),
+                              measure=TargetMeasure.HOUSEHOLDS)
+    pool_estate("330102")
+    hangzhou = Region.objects.get(code="3301")
+    groups, _info = selectors.optimiser_instances(hangzhou, period, budgets=None)
+    assert sorted(g.instance.unit for g in groups) == ["estates", "households"]
+    result = selectors.run_optimiser(hangzhou, period, time_limit=20)
+    parts = [optimiser.optimise(g.instance, time_limit=10).objective for g in groups]
+    assert result["objective"] == pytest.approx(sum(parts), rel=1e-6)
+    # 上城区 has no budget rows while 西湖区 has: it gets no money, and the reasons say so
+    assert {r["county"] for r in result["schedule"]} == {"330106"}
+    assert any(r["county"] == "330102" and r["code"] == "budget_short_of_target" for r in result["reasons"])
+    services.budget_set(actor=people["city"], county=Region.objects.get(code="330102"), year=2020, budget_wan="900")
+    services.model_estate_register(actor=None, estate=pool_estate("330102", status=EstateStatus.SURVEYED),
+                                   completed_on="2019-10-01")
+    result = selectors.run_optimiser(hangzhou, period, time_limit=20)
+    assert {r["county"] for r in result["schedule"]} == {"330106", "330102"} and result["feasible"]
+
+
+@pytest.mark.django_db
+def test_cli_prints_the_fields_and_the_schedule(xihu_pool, tmp_path):
+    out = StringIO()
+    call_command("plan_optimize", "--region", "330106", "--period", "2020-2022", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    for key in ("objective", "bound", "gap", "greedy_objective", "feasible", "reasons", "schedule"):
+        assert key in data
+    assert data["feasible"] is True and data["reasons"] == []
+    assert data["gap"] <= 0.005 and data["objective"] <= data["bound"] + 1e-6
+    groups, _ = selectors.optimiser_instances(Region.objects.get(code="330106"), services.period_default())
+    schedule = {row["id"]: row["year"] for row in data["schedule"]}
+    assert optimiser.verify_schedule(groups[0].instance, schedule) == []
+    text = StringIO()
+    call_command("plan_optimize", "--region", "330106", stdout=text)
+    assert "greedy_objective" in text.getvalue() and "schedule" in text.getvalue()
+
+
+@pytest.mark.django_db
+def test_cli_budget_file_and_infeasibility_in_words(xihu_pool, tmp_path):
+    tight = tmp_path / "tight.csv"
+    tight.write_text("county,year,budget_wan\n330106,2020,300\n330106,2021,3000\n330106,2022,3000\n",
+                     encoding="utf-8")
+    out = StringIO()
+    call_command("plan_optimize", "--region", "330106", "--period", "2020-2022", "--budget-file", str(tight),
+                 "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["feasible"] is False
+    words = " ".join(r["message"] for r in data["reasons"])
+    assert "西湖区" in words and "2020" in words and "target 30%" in words
+    bad = tmp_path / "bad.csv"
+    bad.write_text("county,year,budget_wan\n330106,twenty,5\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="row 2, year"):
+        call_command("plan_optimize", "--region", "330106", "--budget-file", str(bad), stdout=StringIO())
+    with pytest.raises(CommandError):
+        call_command("plan_optimize", "--region", "999999", stdout=StringIO())
+    with pytest.raises(CommandError):
+        call_command("plan_optimize", "--region", "330106", "--period", "2022-2020", stdout=StringIO())
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("plan_optimize", "--region", "330106", "--budget-file", str(tmp_path / "none.csv"),
+                     stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_the_page_proposes_and_the_county_adopts_part_then_all(xihu_pool, people, xihu, period):
+    county = people["county"]
+    plan = services.plan_create(actor=county, county=xihu, period=period)
+    # the county's own start: the three lowest-priority estates, all in 2022
+    for e in xihu_pool["estates"][:3]:
+        services.plan_item_add(actor=county, plan=plan, estate=e, year=2022)
+    client = Client()
+    client.force_login(county)
+    assert client.post(reverse("plans:optimise", args=[plan.pk])).status_code == 302
+    run = OptimisationRun.objects.get()
+    page = client.get(reverse("plans:optimise", args=[plan.pk])).content.decode()
+    assert 'data-testid="proposal"' in page and 'name="key"' in page
+    view = selectors.proposal_view(run, plan)
+    differing = [r["key"] for r in view["rows"] if r["differs"]]
+    assert differing
+    # adopt one difference
+    one = differing[0]
+    client.post(reverse("plans:adopt", args=[plan.pk]), {"run": run.pk, "key": [one]})
+    current = {i.subject_key: i.year for i in plan.items.all()}
+    proposed = {r["id"]: r["year"] for r in run.result["schedule"]}
+    assert current.get(one) == proposed.get(one)
+    # adopt everything: the plan is the proposal
+    client.post(reverse("plans:adopt", args=[plan.pk]), {"run": run.pk, "all": "1"})
+    current = {i.subject_key: i.year for i in plan.items.all()}
+    assert current == proposed
+    assert selectors.proposal_view(run, plan)["differences"] == 0
+    assert plan.items.filter(project=xihu_pool["project"]).exists()
+    assert AuditEntry.objects.filter(verb="plans.apply_schedule", region_code="330106").exists()
+    assert PlanEvent.objects.filter(plan=plan, transition="adopt").count() == 2
+    # the plan now meets its targets as the optimiser said
+    assert all(c.meets for c in selectors.plan_checks(plan).checks if c.kind == "share")
+    # a city official may look but not adopt
+    city = Client()
+    city.force_login(people["city"])
+    assert city.get(reverse("plans:optimise", args=[plan.pk])).status_code == 200
+    assert city.post(reverse("plans:adopt", args=[plan.pk]), {"run": run.pk, "all": "1"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_infeasible_proposal_names_the_binding_constraint_on_the_page(xihu_pool, people, xihu, period):
+    services.budget_set(actor=people["county"], county=xihu, year=2020, budget_wan="200")
+    plan = services.plan_create(actor=people["county"], county=xihu, period=period)
+    client = Client()
+    client.force_login(people["county"])
+    client.post(reverse("plans:optimise", args=[plan.pk]))
+    page = client.get(reverse("plans:optimise", args=[plan.pk])).content.decode()
+    assert 'data-testid="reasons"' in page
+    assert "西湖区 2020年预算" in page and "目标30%" in page  # the optimiser's Chinese sentence
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("plans:optimise", args=[plan.pk])).content.decode()
+    assert "西湖区 2020 budget" in page and "target 30%" in page
+
+
+@pytest.mark.django_db
+def test_a_bad_budget_upload_is_a_message_not_a_500(xihu_pool, people, xihu, period):
+    plan = services.plan_create(actor=people["county"], county=xihu, period=period)
+    client = Client()
+    client.force_login(people["county"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    for content in (b"county,year\n330106,2020\n", b"\xff\xfe\x00garbage", b"county,year,budget_wan\n330105,2020,5\n"):
+        r = client.post(reverse("plans:optimise", args=[plan.pk]),
+                        {"budget_file": SimpleUploadedFile("b.csv", content, content_type="text/csv")})
+        assert r.status_code in (302, 403, 404), r.status_code
+    assert not OptimisationRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_city_wide_run_is_a_job(xihu_pool, people):
+    hangzhou = Region.objects.get(code="3301")
+    job = job_start(actor=people["city"], kind="plans.optimise", region=hangzhou,
+                    params={"region": "3301", "period": "2020-2022", "time_limit": 20})
+    assert execute_job(job) == JobStatus.SUCCEEDED
+    job.refresh_from_db()
+    run = OptimisationRun.objects.get(pk=job.result["run"])
+    assert run.region == hangzhou and job.result["feasible"] is True
+    # a county official of another city cannot start one for Hangzhou
+    assert not services.can_optimise(people["sibling_county"], hangzhou)
+    assert not services.can_optimise(people["county"], hangzhou)
+
+
+@pytest.mark.django_db
+def test_budget_import_is_all_or_nothing(people, xihu, period):
+    services.budgets_import(actor=people["city"], source="county,year,budget_wan\n330106,2020,100\n330102,2020,50\n")
+    from gaizao.plans.models import PlanBudget
+
+    assert PlanBudget.objects.count() == 2
+    with pytest.raises(Exception) as err:
+        services.budgets_import(actor=people["city"], source="county,year,budget_wan\n330106,2021,1\n330203,2021,1\n")
+    assert err.value.code == "budget_file_invalid"
+    assert PlanBudget.objects.count() == 2
+    with pytest.raises(Exception) as err:
+        services.budgets_import(actor=people["county"], source=b"county,year,budget_wan\n330106,2020,-5\n")
+    assert "Row 2" in err.value.message or "row" in err.value.message.lower()
+    result = services.budgets_import(actor=people["county"], source="county,year,budget_wan\n330106,2020,120\n",
+                                     period=period)
+    assert result == {"rows": 1, "created": 0, "updated": 1, "unchanged": 0}
