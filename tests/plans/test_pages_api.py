@@ -143,7 +143,7 @@ def test_dashboard_pages_drill_down(people, draft_plan):
     html = page.get(reverse("dashboard:region")).content.decode()
     assert 'href="?region=3301' in html and 'id="chart-map"' in html and "dashboard-data" in html
     html = page.get(reverse("dashboard:region"), {"region": "3301"}).content.decode()
-    assert f'data-testid="plan-link-330106"' in html
+    assert 'data-testid="plan-link-330106"' in html
     html = page.get(reverse("dashboard:region"), {"region": "330106"}).content.decode()
     estate = draft_plan.items.first().estate
     assert reverse("dashboard:estate", args=[estate.pk]) in html

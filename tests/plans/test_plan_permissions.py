@@ -15,7 +15,15 @@ from rest_framework.test import APIClient
 from gaizao.accounts.scoping import Role
 from gaizao.core.models import Job
 from gaizao.plans import services
-from gaizao.plans.models import ActionPlan, PlanBudget, PlanItem, PlanPeriod, PlanStatus, ProgressReport, TargetRule
+from gaizao.plans.models import (
+    ActionPlan,
+    PlanBudget,
+    PlanItem,
+    PlanPeriod,
+    PlanStatus,
+    ProgressReport,
+    TargetRule,
+)
 from gaizao.regions.models import Region, RegionLevel
 
 from ..conftest import ROLE_PLACES, make_user

@@ -11,8 +11,6 @@ from gaizao.plans import selectors, services
 from gaizao.plans.models import ProgressStage, ProgressSummary, ReportStatus
 from gaizao.regions.models import Region
 
-from .conftest import pool_estate
-
 
 def refused(fn, code):
     with pytest.raises(ServiceError) as err:
