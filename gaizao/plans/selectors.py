@@ -782,8 +782,11 @@ def optimiser_instances(region: Region, period: PlanPeriod, *, budgets: dict | N
     return out, info
 
 
+SMALL_INSTANCE = 20_000  # candidates: below this the MIP is solved to a gap of 0.01%
+
+
 def run_optimiser(region: Region, period: PlanPeriod, *, budgets: dict | None = None, time_limit: float = 60.0,
-                  mip_rel_gap: float = 0.005, benefit: str = "priority_households", earliness: float = 0.01,
+                  mip_rel_gap: float | None = None, benefit: str = "priority_households", earliness: float = 0.01,
                   scope: Scope | None = None, progress=None) -> dict:
     """Run the optimiser on the region's pool; one JSON result (instances with different rules merged:
     objective, bounds and greedy objective add up, the gap is recomputed from the sums)."""
@@ -791,6 +794,8 @@ def run_optimiser(region: Region, period: PlanPeriod, *, budgets: dict | None = 
                                        scope=scope)
     results = []
     total_candidates = max(sum(len(g.instance.candidates) for g in groups), 1)
+    if mip_rel_gap is None:
+        mip_rel_gap = 1e-4 if total_candidates <= SMALL_INSTANCE else 0.005
     for n, group in enumerate(groups):
         share = len(group.instance.candidates) / total_candidates
         result = optimiser.optimise(group.instance, time_limit=max(time_limit * share, 1.0), mip_rel_gap=mip_rel_gap)
@@ -806,6 +811,7 @@ def run_optimiser(region: Region, period: PlanPeriod, *, budgets: dict | None = 
     merged["region"] = region.code
     merged["budgets_given"] = info["budgets_given"]
     merged["candidates"] = info["candidates"]
+    merged["mip_rel_gap"] = mip_rel_gap
     return merged
 
 

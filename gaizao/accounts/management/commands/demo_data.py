@@ -37,3 +37,8 @@ class Command(BaseCommand):
                 f"demo estates ({options['scale']}): {summary['created']} created, {summary['updated']} updated, "
                 f"{summary['unchanged']} unchanged; {summary['estates_total']} in all "
                 f"({time.monotonic() - started:.1f} s)")
+            from gaizao.plans.demo import demo_plans_ensure
+
+            plans = demo_plans_ensure()
+            self.stdout.write(f"demo plans: {plans['plans']} county plans ({plans['items']} items), "
+                              f"{plans['budgets']} budgets, {plans['reports']} monthly reports")

@@ -23,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--budget-file", help="CSV with columns county,year,budget_wan (万元)")
         parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
         parser.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
-        parser.add_argument("--gap", type=float, default=0.005, help="relative MIP gap (default 0.005)")
+        parser.add_argument("--gap", type=float, default=None,
+                            help="relative MIP gap (default 0.0001 up to 20,000 candidates, else 0.005)")
         parser.add_argument("--save", action="store_true", help="keep the run so the pages show it")
 
     def handle(self, *args, region, period, budget_file, json: bool, time_limit, gap, save, **options):
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             except optimiser.BudgetFileError as exc:
                 lines = [f"{budget_file}: row {e['row']}, {e['column'] or '-'}: {e['message']}" for e in exc.errors]
                 raise CommandError("\n".join(lines[:50])) from None
-        if time_limit <= 0 or not 0 <= gap < 1:
+        if time_limit <= 0 or gap is not None and not 0 <= gap < 1:
             raise CommandError("--time-limit must be > 0 and --gap between 0 and 1")
         result = selectors.run_optimiser(target, plan_period, budgets=budgets, time_limit=time_limit,
                                          mip_rel_gap=gap)
