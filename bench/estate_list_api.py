@@ -164,6 +164,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker (>1 uses gunicorn's gthread workers, which keep connections alive)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         subprocess.run(["bash", str(ROOT / "scripts" / "system-packages.sh"), "wrk"], check=False)
@@ -176,9 +178,11 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "gaizao.wsgi:application", "--workers", "2",
-                               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--access-logfile", "/dev/null"],
+                               "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                               "--access-logfile", "/dev/null"],
                               env=env(), cwd=ROOT, start_new_session=True)
-    results = {"estates": count, "workers": 2, "connections": args.connections, "duration_s": args.duration}
+    results = {"estates": count, "workers": 2, "threads": args.threads, "connections": args.connections,
+               "duration_s": args.duration, "load_before": os.getloadavg()}
     try:
         list_url = f"{base}/api/v1/estates/?page_size=50"
         county_url = f"{base}/api/v1/estates/?page_size=50&region=330106&sort=-priority_score"
@@ -195,8 +199,9 @@ def main() -> int:
     (OUT / "estate_list_api.json").write_text(json.dumps(results, indent=2))
 
     lst, county, me, raw = results["list"], results["county_list"], results["baseline_me"], results["raw_sql"]
-    print(f"estate list API at national scale: {count:,} estates, gunicorn 2 workers, wrk {args.connections} "
-          f"connections × {args.duration} s")
+    print(f"estate list API at national scale: {count:,} estates, gunicorn 2 workers × {args.threads} thread(s), "
+          f"wrk {args.connections} connections × {args.duration} s; {os.cpu_count()} CPUs, load average before "
+          f"{results['load_before'][0]:.1f}")
     print(f"  {'endpoint':<44} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for label, r in (("GET /api/v1/estates/?page_size=50", lst),
                      ("  … ?region=330106&sort=-priority_score", county),

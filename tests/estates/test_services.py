@@ -250,3 +250,24 @@ def test_upsert_refuses_ambiguous_names_and_foreign_codes(zhejiang, county_offic
         services.estates_upsert(actor=county_official, rows=[{"code": foreign.code, "name": "x", "region": XIXI}],
                                 cause="x")
     assert exc.value.fields["rows"][0]["field"] == "code"
+
+
+def test_a_large_rules_change_runs_as_a_job(zhejiang, county_official, monkeypatch):
+    from django.db import transaction
+
+    from gaizao.core.jobs import execute_job
+    from gaizao.core.models import Job
+
+    estate = make_estate(XIXI, built_year=1999)
+    monkeypatch.setattr(services, "INLINE_RECOMPUTE_LIMIT", 0)
+    with transaction.atomic():
+        result = services.rules_save(actor=county_official, region=Region.objects.get(code="330106"),
+                                     policy={"cutoff_year": 1995})
+    job = Job.objects.get(pk=result["job"])
+    assert job.kind == "estates.recompute" and job.region.code == "330106"
+    estate.refresh_from_db()
+    assert estate.eligibility == "eligible"  # not yet: the job does it
+    assert execute_job(job) == "succeeded"
+    estate.refresh_from_db()
+    assert estate.eligibility == "ineligible" and estate.county_rank is None
+    assert Job.objects.get(pk=job.pk).result["eligibility_changed"] == 1

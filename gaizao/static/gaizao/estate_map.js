@@ -64,6 +64,7 @@
       if (bounds.length) { map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20] }); }
       status.textContent = data.mode === "counties" ? data.message : (data.points.length + " " + d.labelShown);
       el.dataset.points = String((data.points || []).length);
+      el.dataset.counties = String(countyLayer.getLayers().length);
       el.dataset.ready = "true";
     }).catch(function (err) {
       status.textContent = (err && err.message) || "Error";
