@@ -408,7 +408,7 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
     present_names = frozenset(table.fields)
     headers = {f: table.headers[f] for f in table.fields}
     letters = {f: column_letter(col + table.col_offset) for f, col in table.fields.items()}
-    value_index = {name: i for i, name in enumerate(VALUE_FIELDS)}
+    value_slots = [(name, i, DEFAULTS.get(name)) for i, name in enumerate(VALUE_FIELDS) if name in table.fields]
     rows: list[Row] = []
     blank = v.is_blank
     name_col, code_col = table.fields.get("name"), table.fields.get("code")
@@ -453,12 +453,13 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
             hit = region_cache.get(key)
             if hit is None:
                 hit = _resolve(resolver, *key)
+                hit = (*hit, hit[1] is not None and scope.covers(hit[1].code, Action.CHANGE))
                 region_cache[key] = hit
-            county, region, problem = hit
+            county, region, problem, covered = hit
             if problem:
                 err(problem[0], problem[1])
                 bad = True
-            elif not scope.covers(region.code, Action.CHANGE):
+            elif not covered:
                 err(_outside_column(scope, region), _("outside your area: you may import only into %(area)s")
                     % {"area": _area_names(scope, resolver)})
                 bad = True
@@ -478,10 +479,9 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
             report.invalid_rows += 1
             continue
         values = [None] * len(VALUE_FIELDS)
-        for name, i in value_index.items():
-            if name in parsed:
-                value = parsed[name]
-                values[i] = DEFAULTS.get(name) if value is None else value
+        for name, i, default in value_slots:
+            value = parsed[name]
+            values[i] = default if value is None else value
         rows.append(Row(line=line, code=code, region=region, county=county, values=tuple(values),
                         deficiencies=parsed.get("deficiencies", None) if "deficiencies" in parsed else None,
                         present=present_names))
@@ -886,7 +886,8 @@ class _AuditWriter:
         self.pending: list[tuple] = []
 
     def _json(self, data):
-        return None if data is None else json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False)
+        return None if data is None else json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False,
+                                                    separators=(",", ":"))
 
     def row(self, object_id, action, name, region_code, before, after) -> tuple:
         return (self.now, self.actor_id, self.actor_name, self.request_id, action, "estates.census_import",

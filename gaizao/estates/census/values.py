@@ -40,6 +40,7 @@ BLANK_WORDS = frozenset({"", "-", "--", "—", "——", "/", "无数据", "n/a"
 
 _FORMULA_GUARD = re.compile(r"^'(?=[=+\-@\t\r])")
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _EDGE_SPACES = " \t\r\n\u3000\u00a0\ufeff\u200b"
 
 
@@ -90,7 +91,7 @@ def parse_text(value, *, max_length: int = MAX_TEXT) -> str | None:
         raise ValueProblem(_("too long: %(n)d characters, at most %(max)d") % {"n": len(text), "max": max_length})
     if text[0] == "'":
         text = _FORMULA_GUARD.sub("", text)
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+    if _CONTROL.search(text):
         raise ValueProblem(_("contains control characters"))
     return text
 
