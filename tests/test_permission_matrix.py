@@ -66,6 +66,15 @@ ROUTE_KINDS = {
     "api:estate-readmit": "estate_action_api_post",
     "api:estate-admit-bulk": "estate_bulk_api_post",
     "api:estate-merge": "estate_bulk_api_post",
+    # census import and export (scoping checks in tests/census/test_census_permissions.py)
+    "census:upload": "census_page",
+    "census:template": "census_page",
+    "census:export": "estate_export_page",
+    "census:import": "census_job_page",
+    "census:errors": "census_job_page",
+    "census:commit": "census_job_post",
+    "api:estate-import": "census_import_api_post",
+    "api:estate-export": "estate_export_api",
     # plans, progress, dashboards (checks per role × own/sibling/parent in tests/plans/test_plan_permissions.py)
     "plans:list": "plans_list_page",
     "plans:create": "plans_county_post",
