@@ -600,21 +600,22 @@ FLAG_WORDS = {"late": gettext_lazy("submitted late"), "missing": gettext_lazy("m
               "unsubmitted": gettext_lazy("opened but not submitted")}
 
 
-def county_estates(user, county: Region, period: PlanPeriod, month: datetime.date):
+def county_estates(user, county: Region, period: PlanPeriod, month: datetime.date, *, limit: int = 300):
     """The estates of the county's plan in force with their locked progress for the month (drill-down)."""
     plan = plans_in_force([county.pk], period).get(county.pk)
     report = ProgressReport.objects.filter(county=county, month=month, status=ReportStatus.SUBMITTED).first()
     entries = {}
     if report is not None:
         entries = {e.estate_id: e for e in restrict(report.entries.all(), user)}
-    rows = []
+    rows, total = [], 0
     if plan is not None:
         items = restrict(plan.items.select_related("estate", "project").order_by("year", "id"), user)
-        for item in items:
+        total = items.count()
+        for item in items[:limit]:
             members = [item.estate] if item.estate_id else list(item.project.estates.all())
             for estate in members:
                 rows.append({"item": item, "estate": estate, "entry": entries.get(estate.pk)})
-    return {"plan": plan, "report": report, "rows": rows}
+    return {"plan": plan, "report": report, "rows": rows, "total": total, "shown": min(total, limit)}
 
 
 def estate_progress(user, estate_pk) -> dict:

@@ -571,8 +571,10 @@ def plan_item_update(*, actor, item: PlanItem, changes: dict, cause: str = "") -
         if not classes or any(c not in CLASSES for c in classes):
             raise _bad(ErrorCode.PLAN_ITEM_INVALID, "content_classes",
                        _("Choose one or more of basic, improvement and enhancement."))
-        item.content_classes = sorted(set(classes), key=CLASSES.index)
-        if item.estimate_source == EstimateSource.UNIT_COSTS:
+        classes = sorted(set(classes), key=CLASSES.index)
+        changed = classes != list(item.content_classes or [])
+        item.content_classes = classes
+        if changed and item.estimate_source == EstimateSource.UNIT_COSTS:
             costs = costs_for(plan.county.code)
             item.estimated_investment_wan = costs.estimate_wan(item.floor_area, item.households, item.content_classes)
     after = snapshot(item)

@@ -194,9 +194,8 @@ def plan_item(request, pk: int, item_pk: int):
                 changes[name] = request.POST[name]
         if "is_model_present" in request.POST:
             changes["is_model"] = request.POST.get("is_model") in ("on", "1", "true")
-        classes = request.POST.getlist("content_classes")
-        if classes:
-            changes["content_classes"] = classes
+        if "is_model_present" in request.POST:  # the row form: its class boxes say the classes
+            changes["content_classes"] = request.POST.getlist("content_classes")
         services.plan_item_update(actor=request.user, item=item, changes=changes)
         messages.success(request, _("Saved."))
     return redirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/plans/")

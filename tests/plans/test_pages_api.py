@@ -153,3 +153,19 @@ def test_dashboard_pages_drill_down(people, draft_plan):
     assert "西湖区" in names and "海曙区" not in names
     whole = page.get(reverse("dashboard:map"), {"region": "33"}).json()
     assert {"临安区", "玉环市", "苍南县"} <= {f["properties"]["name"] for f in whole["features"]}
+
+
+@pytest.mark.django_db
+def test_the_row_form_changes_year_model_and_classes(people, draft_plan):
+    county = client_for(people["county"])
+    item = draft_plan.items.get(year=2020)
+    before = item.estimated_investment_wan
+    county.post(reverse("plans:item", args=[draft_plan.pk, item.pk]), {
+        "is_model_present": "1", "year": "2021", "is_model": "on", "content_classes": ["basic", "enhancement"]})
+    item.refresh_from_db()
+    assert (item.year, item.is_model, item.content_classes) == (2021, True, ["basic", "enhancement"])
+    assert item.planned_finish.year == 2021 and item.estimated_investment_wan > before
+    r = county.post(reverse("plans:item", args=[draft_plan.pk, item.pk]), {"is_model_present": "1"})
+    assert r.status_code == 302
+    item.refresh_from_db()
+    assert item.content_classes == ["basic", "enhancement"]  # no class ticked: refused with a message
