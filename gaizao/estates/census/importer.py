@@ -825,6 +825,9 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 done += len(chunk)
                 progress(65 + 30 * done // max(1, total), _("Written %(n)d of %(total)d") % {"n": done, "total": total})
         estate_services.counties_rerank(county_ids)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size = -2000")  # back to SQLite's default for this connection
 
 
 CENTS = Decimal("0.01")
