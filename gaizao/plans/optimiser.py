@@ -1858,9 +1858,9 @@ def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[t
     if instance.task:
         for county, v in instance.task.items():
             task[str(county)] = Fraction(Decimal(str(v)))
-    by_county_year: dict[tuple[str, int], Fraction] = defaultdict(Fraction)
+    by_county_year: dict[str, dict[int, Fraction]] = defaultdict(lambda: defaultdict(Fraction))
     for cid, year in placed.items():
-        by_county_year[(cands[cid].county, year)] += qty(cands[cid])
+        by_county_year[cands[cid].county][year] += qty(cands[cid])
     for tg in instance.targets:
         if tg.calendar:
             ty = tg.year
@@ -1869,7 +1869,8 @@ def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[t
         share = tg.share
         for county in sorted(task):
             total = task[county]
-            done = sum((v for (cc, y), v in by_county_year.items() if cc == county and y <= ty), Fraction(0))
+            years = by_county_year.get(county, {})
+            done = sum((v for y, v in years.items() if y <= ty), Fraction(0))
             if done < share * total:
                 out.append(Violation("target_missed", county, ty, None,
                                      f"{float(done)} of {float(total)} {instance.unit} by {ty}, "
@@ -1885,8 +1886,12 @@ def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[t
         counties_with_task = {c.county for c in instance.candidates if c.earliest_year is None or c.earliest_year <= end}
         if instance.task:
             counties_with_task |= {str(k) for k, v in instance.task.items() if Decimal(str(v)) > 0}
+        models: dict[str, int] = defaultdict(int)
+        for cid, y in placed.items():
+            if cands[cid].model_eligible and y <= dy:
+                models[cands[cid].county] += 1
         for county in sorted(counties_with_task):
-            n = sum(1 for cid, y in placed.items() if cands[cid].county == county and cands[cid].model_eligible and y <= dy)
+            n = models.get(county, 0)
             if n + int(existing.get(county, 0)) < rule.count:
                 out.append(Violation("model_estates_missing", county, dy, None,
                                      f"{n} model estate(s) scheduled by {dy}, needs {rule.count}"))
