@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
@@ -148,12 +149,18 @@ def _text(value, *, max_length: int, required: bool = False) -> str:
     return text
 
 
+_CHOICE_VALUES: dict[type, frozenset] = {}
+
+
 def _choice(value, choices, default: str | None = None) -> str:
     if (value is None or value == "") and default is not None:
         return default
-    if value not in choices.values:
+    allowed = _CHOICE_VALUES.get(choices)
+    if allowed is None:
+        allowed = _CHOICE_VALUES[choices] = frozenset(choices.values)
+    if value not in allowed:
         raise _Bad(_("Choose one of: %(choices)s.") % {"choices": ", ".join(choices.values)})
-    return value
+    return str(value)
 
 
 def _bool(value) -> bool:
@@ -168,8 +175,15 @@ def _bool(value) -> bool:
     raise _Bad(_("Enter yes or no."))
 
 
+_YEAR = {"at": -1e9, "year": 0}
+
+
 def _current_year() -> int:
-    return timezone.localdate().year
+    """This year in the project's time zone (looked up at most once a minute: bulk rows ask for it a lot)."""
+    now = time.monotonic()
+    if now - _YEAR["at"] > 60:
+        _YEAR.update(at=now, year=timezone.localdate().year)
+    return _YEAR["year"]
 
 
 def clean_value(key: str, value):
@@ -1160,9 +1174,8 @@ def estates_upsert(*, actor, rows: list[dict], cause: str, dry_run: bool = False
                 objs.append(obj)
                 touched_counties.add(county.pk)
             Estate.objects.bulk_create(objs, batch_size=BATCH)
-            links = [through(estate_id=obj.pk, catalogueitem_id=item)
-                     for obj, (_n, _c, _r, _d, defs) in zip(objs, batch, strict=True) for item in defs]
-            through.objects.bulk_create(links, batch_size=5000)
+            _link_deficiencies([(obj.pk, item) for obj, (_n, _c, _r, _d, defs) in zip(objs, batch, strict=True)
+                                for item in defs])
             record_changes_bulk(actor=actor, verb="estates.upsert", cause=cause, entries=[
                 (obj, AuditAction.CREATE, None, estate_snapshot(obj, defs))
                 for obj, (_n, _c, _r, _d, defs) in zip(objs, batch, strict=True)])
@@ -1197,8 +1210,7 @@ def estates_upsert(*, actor, rows: list[dict], cause: str, dry_run: bool = False
             Estate.objects.bulk_update(objs, sorted(update_fields), batch_size=500)
             if relink:
                 through.objects.filter(estate_id__in=[pk for pk, _d in relink]).delete()
-                through.objects.bulk_create([through(estate_id=pk, catalogueitem_id=item)
-                                             for pk, defs in relink for item in defs], batch_size=5000)
+                _link_deficiencies([(pk, item) for pk, defs in relink for item in defs])
             record_changes_bulk(actor=actor, entries=entries, verb="estates.upsert", cause=cause)
             done += len(batch)
             if progress:
@@ -1206,6 +1218,16 @@ def estates_upsert(*, actor, rows: list[dict], cause: str, dry_run: bool = False
                          % {"done": done, "total": total_writes})
         counties_rerank(touched_counties)
     return summary
+
+
+def _link_deficiencies(pairs: list[tuple[int, int]]) -> None:
+    """Insert (estate id, catalogue item id) links with one executemany (no model instances)."""
+    if not pairs:
+        return
+    through = Estate.deficiencies.through
+    table = connection.ops.quote_name(through._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} (estate_id, catalogueitem_id) VALUES (%s, %s)", pairs)
 
 
 def _raise_rows(errors: list[dict]):
