@@ -120,7 +120,8 @@ def run(variant: str, args) -> dict:
     t0 = time.perf_counter()
     inst = national_instance(args.candidates, args.counties, args.seed, variant)
     gen = time.perf_counter() - t0
-    res = optimise(inst, time_limit=args.time_limit, mip_rel_gap=args.gap, block_columns=args.block_columns)
+    res = optimise(inst, time_limit=args.time_limit, mip_rel_gap=args.gap, block_columns=args.block_columns,
+                   polish_seconds=args.polish_seconds)
     out = {
         "variant": variant,
         "candidates": len(inst.candidates),
@@ -128,6 +129,7 @@ def run(variant: str, args) -> dict:
         "blocks": res.blocks,
         "generate_s": round(gen, 2),
         "optimise_s": round(res.timings["total"], 2),
+        "gap_reached_s": round(res.timings["gap_reached"], 2),
         "status": res.status,
         "feasible": res.feasible,
         "objective": res.objective,
@@ -135,7 +137,7 @@ def run(variant: str, args) -> dict:
         "bound": res.bound,
         "lp_gap_pct": None if res.lp_gap is None else round(100 * res.lp_gap, 4),
         "gap_pct": None if res.gap is None else round(100 * res.gap, 4),
-        "gap_target_met": res.lp_gap is not None and res.lp_gap <= 0.005 and res.timings["total"] <= 60,
+        "gap_target_met": res.lp_gap is not None and res.lp_gap <= 0.005 and res.timings["gap_reached"] <= 60,
         "greedy_objective": res.greedy_objective,
         "greedy_feasible": res.greedy_feasible,
         "greedy_counties_missing_targets": len({v.county for v in res.greedy_violations}),
@@ -157,6 +159,8 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--gap", type=float, default=0.005)
     ap.add_argument("--block-columns", type=int, default=20_000)
+    ap.add_argument("--polish-seconds", type=float, default=0.0,
+                    help="spare time to improve after the gap is reached (optimise's default is 25%% of the limit)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     variants = ("all", "pool") if args.variant == "both" else (args.variant,)
@@ -167,8 +171,8 @@ def main(argv=None) -> int:
     for r in results:
         print(f"== plan optimiser, variant {r['variant']}: {r['candidates']:,} candidates, {r['counties']:,} counties, "
               f"3 years, {r['blocks']} blocks ==")
-        print(f"  time to gap <= 0.5% of the LP bound: {r['optimise_s']:.1f} s (target 60 s; status {r['status']}, "
-              f"feasible {r['feasible']})")
+        print(f"  time to gap <= 0.5% of the LP bound: {r['gap_reached_s']:.1f} s (target 60 s; met: {r['gap_target_met']}; "
+              f"status {r['status']}, feasible {r['feasible']}); whole call {r['optimise_s']:.1f} s")
         print(f"  objective {r['objective']:,.0f}   LP bound {r['lp_bound']:,.0f}   gap to LP bound {r['lp_gap_pct']}%   "
               f"MIP bound gap {r['gap_pct']}%")
         print(f"  greedy {r['greedy_objective']:,.0f} (meets every target: {r['greedy_feasible']}; "

@@ -1500,7 +1500,8 @@ class PlanResult:
 
 
 def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float = 0.005,
-             block_columns: int = 20_000, threads: int | None = None, verify: bool = True) -> PlanResult:
+             block_columns: int = 20_000, threads: int | None = None, verify: bool = True,
+             polish_seconds: float | None = None) -> PlanResult:
     """Propose the schedule with the greatest benefit that meets the targets, budgets and model rule.
 
     ``time_limit`` (seconds) covers the whole run; ``mip_rel_gap`` is HiGHS's relative gap per block
@@ -1585,10 +1586,10 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
 
     # 3. HiGHS for the counties the rounding could not do, then for the largest gaps while it pays
     t0 = time.perf_counter()
-    polished: set[int] = set()
+    polished: dict[int, float] = {}  # county -> the gap HiGHS was last asked for
     per_call = max(1.0, time_limit / 50)
 
-    def county_mip(k: int) -> None:
+    def county_mip(k: int, gap: float, until: float) -> None:
         nonlocal stopped_by_time
         lo = int(comp.ptr[k])
         mdl = _build(comp, k, k + 1, coef=coef)
@@ -1596,10 +1597,10 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
         if k in years_k:
             yk = years_k[k]
             start = (yk[mdl.col_i - lo] == mdl.col_t).astype(np.float64)
-        s = _solve(mdl, integer=True, time_limit=max(min(per_call, deadline - time.perf_counter()), 0.05),
-                   mip_rel_gap=mip_rel_gap / 2, threads=threads, start=start,
-                   objective_target=None if np.isnan(lp_k[k]) or mip_rel_gap <= 0 else lp_k[k] * (1 - mip_rel_gap / 2))
-        polished.add(k)
+        s = _solve(mdl, integer=True, time_limit=max(min(per_call, until - time.perf_counter()), 0.05),
+                   mip_rel_gap=gap, threads=threads, start=start,
+                   objective_target=None if np.isnan(lp_k[k]) or gap <= 0 else lp_k[k] * (1 - gap))
+        polished[k] = min(gap, polished.get(k, math.inf))
         if s.status == "infeasible":
             infeasible.add(k)
             return
@@ -1619,7 +1620,7 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
             timed_out.add(k)
 
     for k in need_mip:
-        county_mip(k)
+        county_mip(k, mip_rel_gap / 2, deadline)
 
     def open_gap(k: int) -> float:
         return float(bound_k[k] - inc_k[k]) if k in years_k else 0.0
@@ -1629,16 +1630,30 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
         b = float(sum(bound_k[k] for k in ks))
         return (b - float(sum(inc_k[k] for k in ks))) / abs(b) if b else 0.0
 
-    while time.perf_counter() < deadline:
-        if total_gap() <= mip_rel_gap:
+    def widest(gap: float) -> int | None:
+        """The county with the widest open gap that HiGHS has not yet been asked to close to `gap`."""
+        floor = max(gap, 1e-9)
+        open_ = [(open_gap(k), k) for k in years_k if polished.get(k, math.inf) > gap and k not in infeasible]
+        open_ = [(g, k) for g, k in open_ if g > floor * max(1.0, abs(bound_k[k]))]
+        return max(open_)[1] if open_ else None
+
+    # (a) until the whole instance is within mip_rel_gap: the counties with the widest gaps first
+    while time.perf_counter() < deadline and total_gap() > mip_rel_gap:
+        k = widest(mip_rel_gap / 2)
+        if k is None:
             break
-        cands = [(open_gap(k), k) for k in years_k if k not in polished]
-        cands = [(g, k) for g, k in cands if g > 1e-9 * max(1.0, abs(bound_k[k]))]
-        if not cands:
-            break
-        county_mip(max(cands)[1])
+        county_mip(k, mip_rel_gap / 2, deadline)
     if total_gap() > mip_rel_gap and time.perf_counter() >= deadline:
         stopped_by_time = True
+    timings["gap_reached"] = time.perf_counter() - t_start
+    # (b) spare time, at most `polish_seconds`: bring the remaining counties to HiGHS's default gap
+    polish_until = min(deadline, time.perf_counter() + (0.25 * time_limit if polish_seconds is None else polish_seconds))
+    fine = min(mip_rel_gap, 1e-4)
+    while time.perf_counter() < polish_until:
+        k = widest(fine)
+        if k is None:
+            break
+        county_mip(k, fine, polish_until)
     timings["mip"] = time.perf_counter() - t0
     timings["solve"] = timings["lp"] + timings["rounding"] + timings["mip"]
     timings["polished_counties"] = float(len(polished))
