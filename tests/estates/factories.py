@@ -1,5 +1,7 @@
 """Estates on real regions for tests, made through the services (no hand-built rows)."""
 
+import importlib
+
 from gaizao.estates.services import estate_create, rules_ensure_defaults
 from gaizao.regions.models import Region
 
@@ -13,7 +15,18 @@ def community_in(code: str, avoid: tuple[str, ...] = ()) -> Region:
     return qs.order_by("code").first()
 
 
+def catalogue_ensure() -> None:
+    """Browser tests flush the database (seeded rows included): seed the catalogue again if it is gone."""
+    from django.apps import apps
+
+    from gaizao.estates.models import CatalogueItem
+
+    if not CatalogueItem.objects.exists():
+        importlib.import_module("gaizao.estates.migrations.0002_seed_catalogue").seed(apps, None)
+
+
 def make_estate(region: Region | str, name: str = "测试小区", **fields):
+    catalogue_ensure()
     rules_ensure_defaults()
     if isinstance(region, str):
         region = Region.objects.get(code=region)
