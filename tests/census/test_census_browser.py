@@ -1,6 +1,8 @@
 """Real Chromium: a county official uploads a sheet with one bad row, reads the row number in the
 error list, fixes the file, uploads it again and finds the estates."""
 
+import importlib
+
 import pytest
 from django.core.management import call_command
 
@@ -11,6 +13,17 @@ from ..conftest import PASSWORD, make_user, sign_in_through_the_page
 from .sheets import good_row, xlsx_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def catalogue_restored_afterwards(django_db_blocker):
+    """A live-server test ends with a flush, which also removes the catalogue the migrations seeded;
+    put it back for the tests after this module."""
+    yield
+    with django_db_blocker.unblock():
+        from django.apps import apps
+
+        importlib.import_module("gaizao.estates.migrations.0002_seed_catalogue").seed(apps, None)
 
 
 def run_worker():
