@@ -19,11 +19,12 @@ from gaizao.accounts.scoping import restrict
 from gaizao.regions.models import Region, RegionLevel
 
 from . import selectors
-from .models import PlanItem, PlanPeriod, ProgressEntry, ProgressStage, ReportStatus
+from .models import PlanItem, PlanPeriod, ProgressEntry, ProgressReport, ProgressStage, ReportStatus
 
 STARTED = {ProgressStage.STARTED, ProgressStage.COMPLETED, ProgressStage.ACCEPTED}
 COMPLETED = {ProgressStage.COMPLETED, ProgressStage.ACCEPTED}
 CHUNK = 5000
+EXCEL_EPOCH = datetime.date(1899, 12, 30).toordinal()
 
 
 def export_filename(region: Region, month: datetime.date) -> str:
@@ -45,23 +46,30 @@ class _Sheet:
         self.ws.freeze_panes(3, 0)
         self.row += 1
 
-    def write(self, values: list, fmt=None, kinds: str | None = None) -> None:
+    def write(self, values: list, fmt=None) -> None:
+        """One row: text, whole and decimal numbers, dates as Excel dates (numbers are cheaper than text)."""
         ws, r = self.ws, self.row
+        number, text = ws.write_number, ws.write_string
+        date_fmt = self.f["date"]
         for col, v in enumerate(values):
-            if v is None or v == "":
+            t = type(v)
+            if v is None or t is str and not v:
                 if fmt is not None:
                     ws.write_blank(r, col, None, fmt)
-                continue
-            if isinstance(v, bool):
-                ws.write_number(r, col, int(v), fmt)
-            elif isinstance(v, int | float):
-                ws.write_number(r, col, v, fmt)
-            elif isinstance(v, Decimal):
-                ws.write_number(r, col, float(v), fmt)
-            elif isinstance(v, datetime.date):
-                ws.write_string(r, col, v.isoformat(), fmt)
+            elif t is str:
+                text(r, col, v, fmt)
+            elif t is int:
+                number(r, col, v, fmt)
+            elif t is Decimal:
+                number(r, col, float(v), fmt)
+            elif t is datetime.date:
+                number(r, col, v.toordinal() - EXCEL_EPOCH, date_fmt)
+            elif t is bool:
+                number(r, col, int(v), fmt)
+            elif t is float:
+                number(r, col, v, fmt)
             else:
-                ws.write_string(r, col, str(v), fmt)
+                text(r, col, str(v), fmt)
         self.row += 1
 
 
@@ -71,6 +79,7 @@ def _formats(book) -> dict:
         "head": book.add_format({"bold": True, "bg_color": "#EEF2F6", "border": 1, "text_wrap": True}),
         "sub": book.add_format({"bold": True, "bg_color": "#F6F1E1"}),
         "total": book.add_format({"bold": True, "bg_color": "#E3EDE3", "top": 2}),
+        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
     }
 
 
@@ -111,7 +120,7 @@ def write_annual_plan(book, formats, *, user, region, period, year, rollup, name
     plans = _plans(user, region, period)
     counties = {f.code: f for f in rollup.counties}
     cities = {f.code: f for f in rollup.children} if region.level == RegionLevel.PROVINCE else {}
-    class_words = {"basic": _("Basic"), "improvement": _("Improvement"), "enhancement": _("Enhancement")}
+    class_words = {"basic": str(_("Basic")), "improvement": str(_("Improvement")), "enhancement": str(_("Enhancement"))}
 
     def fig_row(label, f, fmt):
         v = f.by_year.get(year) or {"estates": 0, "households": 0, "floor_area": 0, "investment_wan": 0}
@@ -149,7 +158,7 @@ def write_progress(book, formats, *, user, region, month, progress_by_county, pr
     sheet = _Sheet(book, _("Progress"), _("Progress to the end of %(month)s · %(region)s") % {
         "month": month.strftime("%Y-%m"), "region": region.name}, headers,
         [10, 12, 18, 28, 8, 10, 11, 11, 11, 8, 8, 8, 8, 8, 10, 14], formats)
-    stage_words = dict(ProgressStage.choices)
+    stage_words = {k: str(v) for k, v in ProgressStage.choices}
     by_county = {r.code: r for r in progress_by_county["rows"]}
     by_city = {r.code: r for r in progress_by_child["rows"]} if region.level == RegionLevel.PROVINCE else {}
 
@@ -168,11 +177,15 @@ def write_progress(book, formats, *, user, region, month, progress_by_county, pr
             fig_row(_("Subtotal %(name)s") % {"name": names.get(code, code)}, by_city[code], formats["sub"])
 
     year = month.year
-    entries = restrict(ProgressEntry.objects.filter(report__month=month, report__status=ReportStatus.SUBMITTED,
-                                                    county_code__startswith=region.code), user)
+    entries = restrict(ProgressEntry.objects.all(), user)
+    reports = dict(restrict(ProgressReport.objects.filter(month=month, status=ReportStatus.SUBMITTED,
+                                                          county__code__startswith=region.code), user)
+                   .values_list("county__code", "pk"))
 
     def rows_for(code):
-        return (entries.filter(county_code=code).order_by("estate__code")
+        if code not in reports:
+            return iter(())
+        return (entries.filter(report_id=reports[code]).order_by("estate__code")
                 .values_list("county_code", "estate__code", "estate__name", "plan_year", "stage", "started_on",
                              "completed_on", "accepted_on", "households", "investment_done_wan")
                 .iterator(chunk_size=CHUNK))
@@ -180,7 +193,7 @@ def write_progress(book, formats, *, user, region, month, progress_by_county, pr
     def write_row(r):
         in_plan = r[3] is not None
         sheet.write([names.get(r[0][:4], r[0][:4]), names.get(r[0], r[0]), r[1], r[2], r[3],
-                     str(stage_words.get(r[4], r[4])), r[5], r[6], r[7], int(in_plan),
+                     stage_words.get(r[4], r[4]), r[5], r[6], r[7], int(in_plan),
                      int(in_plan and r[4] in STARTED), int(in_plan and r[4] in COMPLETED),
                      int(in_plan and r[4] == ProgressStage.ACCEPTED), int(r[3] == year), r[8], r[9]])
 
@@ -236,7 +249,7 @@ def write_basic_information(book, formats, *, user, region, period, rollup, name
     cities = {f.code: f for f in rollup.children} if region.level == RegionLevel.PROVINCE else {}
     from gaizao.estates.models import HousingType
 
-    housing = dict(HousingType.choices)
+    housing = {k: str(v) for k, v in HousingType.choices}
 
     def fig_row(label, f, fmt):
         t = f.total
@@ -258,7 +271,7 @@ def write_basic_information(book, formats, *, user, region, period, rollup, name
 
     def write_row(r):
         sheet.write([names.get(r[0][:4], r[0][:4]), names.get(r[0], r[0]), r[1] or r[2], r[3] or r[5],
-                     r[4] or r[6], r[7], r[8], r[9], str(housing.get(r[10], "")) if r[10] else "", r[11], r[12],
+                     r[4] or r[6], r[7], r[8], r[9], housing.get(r[10], "") if r[10] else "", r[11], r[12],
                      r[13], r[14]])
 
     n = _blocks(plans, rows_for, write_row, county_end, city_end)

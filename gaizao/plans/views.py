@@ -24,7 +24,7 @@ from gaizao.estates.models import ContentClass, Estate, RenovationProject
 from gaizao.regions.models import Region, RegionLevel
 
 from . import selectors, services, workflow
-from .export import export_filename, write_statistical_workbook
+from .export import TABLES, export_filename, write_statistical_workbook
 from .models import (
     ActionPlan,
     PlanItem,
@@ -459,10 +459,14 @@ def export(request):
     year = request.GET.get("year") or ""
     year = int(year) if year.isdigit() and period.contains(int(year)) else month.year if period.contains(
         month.year) else period.start_year
+    tables = [t for t in (request.GET.get("tables") or "").split(",") if t] or list(TABLES)
+    if any(t not in TABLES for t in tables):
+        raise ServiceError("invalid", _("Unknown table; choose from %(tables)s.") % {"tables": ", ".join(TABLES)})
     import tempfile
 
     handle = tempfile.TemporaryFile()
-    write_statistical_workbook(handle, user=request.user, region=region, period=period, month=month, year=year)
+    write_statistical_workbook(handle, user=request.user, region=region, period=period, month=month, year=year,
+                               tables=tables)
     handle.seek(0)
     return FileResponse(handle, as_attachment=True, filename=export_filename(region, month),
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -183,3 +183,13 @@ def test_a_city_export_holds_only_its_counties(province_world, people):
     assert codes == {"330106", "330102", "3301"}
     assert client.get(reverse("plans:export"), {"region": "3302"}).status_code == 404
     assert client.get(reverse("plans:export"), {"region": "33"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_one_table_can_be_exported_alone(province_world, people):
+    client = Client()
+    client.force_login(people["province"])
+    response = client.get(reverse("plans:export"), {"region": "33", "month": "2020-06", "tables": "progress"})
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    assert len(book.worksheets) == 1
+    assert client.get(reverse("plans:export"), {"region": "33", "tables": "progress,secrets"}).status_code == 400
