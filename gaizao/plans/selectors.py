@@ -758,6 +758,15 @@ def optimiser_instances(region: Region, period: PlanPeriod, *, budgets: dict | N
         rows = PlanBudget.objects.filter(county__code__in=codes, year__gte=start, year__lte=end).values_list(
             "county__code", "year", "budget_wan")
         budgets = {(c, y): v for c, y, v in rows} or None
+    # a county with no budget at all for the period is not limited by money (and is named as such);
+    # a county with some years set has nothing in the years left out
+    budgeted = {c for c, _y in budgets} if budgets is not None else set()
+    unbudgeted = [c for c in codes if c not in budgeted and candidates.get(c)]
+    if budgets is not None:
+        budgets = dict(budgets)
+        for c in unbudgeted:
+            for y in range(start, end + 1):
+                budgets[(c, y)] = NO_BUDGET_LIMIT
     models = existing_model_estates(codes, targets)
 
     groups: dict[tuple, list[str]] = defaultdict(list)
@@ -778,11 +787,12 @@ def optimiser_instances(region: Region, period: PlanPeriod, *, budgets: dict | N
             earliness=earliness, task=task or None, existing_model_estates={c: models[c] for c in members},
             county_names={c: names[c] for c in members})
         out.append(InstanceGroup(instance=instance, counties=members))
-    info = {"counties": codes, "names": names, "budgets_given": budgets is not None,
+    info = {"counties": codes, "names": names, "budgets_given": budgets is not None, "unbudgeted": unbudgeted,
             "candidates": sum(len(v) for v in candidates.values())}
     return out, info
 
 
+NO_BUDGET_LIMIT = Decimal("1000000000")  # 万元: a county without any budget row is not limited by money
 SMALL_INSTANCE = 20_000  # candidates: below this the MIP is solved to a gap of 0.01%
 
 
@@ -811,6 +821,7 @@ def run_optimiser(region: Region, period: PlanPeriod, *, budgets: dict | None = 
     merged = merge_results(results)
     merged["region"] = region.code
     merged["budgets_given"] = info["budgets_given"]
+    merged["unbudgeted"] = info["unbudgeted"]
     merged["candidates"] = info["candidates"]
     merged["mip_rel_gap"] = mip_rel_gap
     return merged

@@ -66,8 +66,13 @@ def test_counties_with_other_rules_get_their_own_instance(xihu_pool, people, per
     result = selectors.run_optimiser(hangzhou, period, time_limit=20)
     parts = [optimiser.optimise(g.instance, time_limit=10).objective for g in groups]
     assert result["objective"] == pytest.approx(sum(parts), rel=1e-6)
-    # 上城区 has no budget rows while 西湖区 has: it gets no money, and the reasons say so
-    assert {r["county"] for r in result["schedule"]} == {"330106"}
+    # 上城区 has no budget for the period while 西湖区 has: 上城区 is not limited by money, and is named
+    assert result["unbudgeted"] == ["330102"]
+    assert {r["county"] for r in result["schedule"]} == {"330106", "330102"}
+    # with one year set, the years left out have no money, and the reasons say so
+    services.budget_set(actor=people["city"], county=Region.objects.get(code="330102"), year=2021, budget_wan="900")
+    result = selectors.run_optimiser(hangzhou, period, time_limit=20)
+    assert result["unbudgeted"] == []
     assert any(r["county"] == "330102" and r["code"] == "budget_short_of_target" for r in result["reasons"])
     services.budget_set(actor=people["city"], county=Region.objects.get(code="330102"), year=2020, budget_wan="900")
     services.model_estate_register(actor=None, estate=pool_estate("330102", status=EstateStatus.SURVEYED),

@@ -78,6 +78,9 @@ class Command(BaseCommand):
         w(f"feasible          {str(r.get('feasible')).lower()}")
         if not r.get("budgets_given"):
             w("budgets           none set: money was not limited")
+        elif r.get("unbudgeted"):
+            w(f"budgets           none set for {len(r['unbudgeted'])} county(ies), not limited by money: "
+              f"{', '.join(r['unbudgeted'][:20])}")
         if r.get("reasons"):
             w("reasons:")
             for reason in r["reasons"]:
