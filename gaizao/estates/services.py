@@ -331,6 +331,25 @@ def counties_rerank(county_ids: Iterable[int]) -> None:
             [*ids, Eligibility.ELIGIBLE, EstateStatus.DROPPED])
 
 
+def _write_derived(estates: list[Estate]) -> None:
+    """Store derived values with one executemany of UPDATE … WHERE id (bulk_update's CASE is far slower)."""
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    table = connection.ops.quote_name(Estate._meta.db_table)
+    json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    sql = (f"UPDATE {table} SET eligibility = %s, eligibility_reasons = {json_param}, rebuild_route = %s, "
+           f"priority_score = %s, priority_breakdown = {json_param}, updated_at = %s WHERE id = %s")
+    now = timezone.now()
+    params = [(e.eligibility, json.dumps(e.eligibility_reasons, cls=DjangoJSONEncoder, ensure_ascii=False),
+               e.rebuild_route, e.priority_score,
+               json.dumps(e.priority_breakdown, cls=DjangoJSONEncoder, ensure_ascii=False), now, e.pk)
+              for e in estates]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def estates_recompute(*, actor=None, county_ids: Iterable[int] | None = None,
                       estate_ids: Iterable[int] | None = None, cause: str = "", progress=None) -> dict:
     """Re-evaluate eligibility and priority (after a rules change) and re-rank the counties touched.
@@ -386,7 +405,7 @@ def estates_recompute(*, actor=None, county_ids: Iterable[int] | None = None,
                                {"eligibility": new["eligibility"], "rebuild_route": new["rebuild_route"],
                                 "eligibility_reasons": new["eligibility_reasons"]}))
         if updates:
-            Estate.objects.bulk_update(updates, [*DERIVED_FIELDS, "updated_at"], batch_size=500)
+            _write_derived(updates)
             changed_total += len(updates)
         record_changes_bulk(actor=actor, entries=audits, verb="estates.recompute", cause=cause)
         if progress:

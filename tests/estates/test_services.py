@@ -86,6 +86,8 @@ def test_county_override_and_province_default_recompute(zhejiang, county_officia
     assert result["eligibility_changed"] == 1
     old.refresh_from_db()
     assert old.eligibility == "ineligible"
+    assert old.eligibility_reasons[0] == {"code": "built_after_cutoff", "params": {"year": 1999, "cutoff": 1998}}
+    assert old.priority_breakdown["age"] == 0.0
     assert Estate.objects.get(name="拱墅小区").eligibility == "eligible"  # 拱墅区 still follows the province
     assert EligibilityPolicy.objects.get(region=xihu).cutoff_year == 1998
     assert PriorityWeights.objects.get(region=xihu).age == Decimal("30")  # the override copies what was in force
