@@ -90,6 +90,7 @@ method produce.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import time
@@ -1167,6 +1168,18 @@ class _CountyState:
         return False
 
 
+def _fill(st: _CountyState) -> None:
+    """Spend leftover money: unscheduled candidates by benefit per 万元, earlier years first."""
+    free = [i for i in range(st.n) if st.year[i] < 0]
+    if not free:
+        return
+    pairs = [(float(st.coef[i, t]) / max(st.cost[i], 1), -t, i, t) for i in free for t in range(st.e[i], st.T)]
+    pairs.sort(reverse=True)
+    for _, _, i, t in pairs:
+        if st.year[i] < 0 and float(st.coef[i, t]) > 0:
+            st.try_put(i, t)
+
+
 def _insert_with_ejection(st: _CountyState, i: int, t: int) -> bool:
     """Put candidate i in year t, making room by moving other candidates of year t to another year
     (or, failing that, leaving them out), cheapest loss per 万元 freed first. Kept only when the
@@ -1178,8 +1191,11 @@ def _insert_with_ejection(st: _CountyState, i: int, t: int) -> bool:
     st.put(i, -1)
     if st.room(t) < st.cost[i]:
         options = []
+        keep_models = st.d >= 0 and st.models() <= st.need
         for j in range(st.n):
             if j == i or st.year[j] != t or st.cost[j] <= 0:
+                continue
+            if keep_models and st.elig[j] and t <= st.d:
                 continue
             loss = float(st.coef[j, t])
             for t2 in range(st.e[j], st.T):
@@ -1205,6 +1221,14 @@ def _insert_with_ejection(st: _CountyState, i: int, t: int) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=64)
+def _grid(sizes: tuple[int, ...]) -> np.ndarray:
+    """Every combination of option indices, one row each (read-only, cached)."""
+    idx = np.stack(np.meshgrid(*[np.arange(n) for n in sizes], indexing="ij"), axis=-1).reshape(-1, len(sizes))
+    idx.setflags(write=False)
+    return idx
+
+
 def _enumerate_core(st: _CountyState, core: list[int]) -> bool:
     """Try every assignment of the core candidates (unscheduled or one of their years) with the rest
     as they are; keep the best feasible one. Returns whether one was found."""
@@ -1212,35 +1236,40 @@ def _enumerate_core(st: _CountyState, core: list[int]) -> bool:
     for i in core:
         st.put(i, -1)
     opts = [[-1, *range(st.e[i], T)] for i in core]
-    grids = np.stack(np.meshgrid(*[np.array(o) for o in opts], indexing="ij"), axis=-1).reshape(-1, len(core))
-    N = grids.shape[0]
+    idx = _grid(tuple(len(o) for o in opts))
+    N = idx.shape[0]
     spend = np.tile(np.array(st.spent, dtype=np.int64), (N, 1))
-    base_cum = np.array(st.cum(), dtype=np.int64)
-    per = np.zeros((N, T), dtype=np.int64)
+    cum = np.tile(np.array(st.cum(), dtype=np.int64), (N, 1))
     models = np.full(N, st.models(), dtype=np.int64)
     obj = np.zeros(N)
     for j, i in enumerate(core):
-        ch = grids[:, j]
-        for t in range(st.e[i], T):
-            on = ch == t
-            spend[on, t] += st.cost[i]
-            per[on, t] += st.m[i]
-            obj[on] += st.coef[i, t]
-            if st.elig[i] and t <= st.d:
-                models[on] += 1
-    ok = np.ones(N, dtype=bool)
+        k = len(opts[j])
+        spend_tab = np.zeros((k, T), dtype=np.int64)
+        cum_tab = np.zeros((k, T), dtype=np.int64)
+        obj_tab = np.zeros(k)
+        model_tab = np.zeros(k, dtype=np.int64)
+        for o, t in enumerate(opts[j]):
+            if t >= 0:
+                spend_tab[o, t] = st.cost[i]
+                cum_tab[o, t:] = st.m[i]
+                obj_tab[o] = st.coef[i, t]
+                model_tab[o] = 1 if st.elig[i] and t <= st.d else 0
+        col = idx[:, j]
+        spend += spend_tab[col]
+        cum += cum_tab[col]
+        obj += obj_tab[col]
+        models += model_tab[col]
+    ok = (cum >= np.array(st.R, dtype=np.int64)).all(axis=1)
     if st.has_budget:
         used = np.cumsum(spend, axis=1) if st.carry else spend
         ok &= (used <= np.array(st.B, dtype=np.int64)).all(axis=1)
-    cum = base_cum + np.cumsum(per, axis=1)
-    ok &= (cum >= np.array(st.R, dtype=np.int64)).all(axis=1)
     if st.d >= 0:
         ok &= models >= st.need
     if not ok.any():
         return False
     best = int(np.argmax(np.where(ok, obj, -np.inf)))
     for j, i in enumerate(core):
-        st.put(i, int(grids[best, j]))
+        st.put(i, opts[j][int(idx[best, j])])
     return True
 
 
@@ -1279,12 +1308,13 @@ def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core
     unsched = [int(i) for i in np.argsort(-ratio, kind="stable") if st.year[i] < 0 and int(i) not in partial]
     sched = [int(i) for i in np.argsort(ratio, kind="stable") if st.year[i] >= 0]
     core = list(partial)
-    while len(core) < core_size and (unsched or sched):
+    lp_integral = not partial and all(st.year[i] >= 0 for i in np.nonzero(whole)[0])
+    while not lp_integral and len(core) < core_size and (unsched or sched):
         if unsched:
             core.append(unsched.pop(0))
         if sched and len(core) < core_size:
             core.append(sched.pop(0))
-    if core:
+    if core and not lp_integral:
         snapshot = list(st.year)
         if not _enumerate_core(st, core):
             for i, t in enumerate(snapshot):
@@ -1351,14 +1381,19 @@ def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core
             for i, t in best[1]:
                 st.put(i, t)
 
-    # fill the leftover budgets: the best benefit per 万元 first, earlier years first
-    free = [i for i in range(n) if st.year[i] < 0]
-    if free:
-        pairs = [(float(coef[i, t]) / max(st.cost[i], 1), -t, i, t) for i in free for t in range(st.e[i], T)]
-        pairs.sort(reverse=True)
-        for _, _, i, t in pairs:
-            if st.year[i] < 0 and float(coef[i, t]) > 0:
-                st.try_put(i, t)
+    _fill(st)
+    # second chance for what the LP wanted and the attractive ones left out, now that all is placed
+    ratio = coef.max(axis=1) / np.maximum(np.array(st.cost, dtype=np.float64), 1.0)
+    retry = [int(i) for i in order if mass[i] > 1e-3 and st.year[i] < 0]
+    retry += [int(i) for i in np.argsort(-ratio, kind="stable")[:3] if st.year[i] < 0 and int(i) not in retry]
+    changed = False
+    for i in retry:
+        for t in range(st.e[i], T):
+            if _insert_with_ejection(st, i, t):
+                changed = True
+                break
+    if changed:
+        _fill(st)
     # earlier years where the money allows (never lowers a cumulative quantity)
     if comp.instance.earliness > 0:
         for i in sorted(range(n), key=lambda i: -float(coef[i, 0])):
