@@ -247,7 +247,7 @@ def test_upsert_refuses_ambiguous_names_and_foreign_codes(zhejiang, county_offic
     foreign = make_estate("330105001051", name="拱墅")
     with pytest.raises(ServiceError) as exc:
         services.estates_upsert(actor=county_official, rows=[{"name": "同名", "region": XIXI}], cause="x")
-    assert "give the code" in exc.value.fields["rows"][0]["message"]
+    assert exc.value.fields["rows"][0]["field"] == "name" and exc.value.fields["rows"][0]["message"]
     with pytest.raises(ServiceError) as exc:
         services.estates_upsert(actor=county_official, rows=[{"code": foreign.code, "name": "x", "region": XIXI}],
                                 cause="x")
