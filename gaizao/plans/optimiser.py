@@ -1628,6 +1628,9 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
         if k in no_lp:
             need_mip.append(k)
             continue
+        if time.perf_counter() > deadline:
+            timed_out.add(k)
+            continue
         y = _round_county(comp, k, X[lo:hi], coef[lo:hi])
         if y is None:
             need_mip.append(k)
