@@ -184,7 +184,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "/" + STATIC_URL + "vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL + "vendor/swagger-ui/favicon-32x32.png",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"EstateStatusEnum": "gaizao.estates.models.EstateStatus"},
+    "ENUM_NAME_OVERRIDES": {"EstateStatusEnum": "gaizao.estates.models.EstateStatus",
+                            "PlanStatusEnum": "gaizao.plans.models.PlanStatus",
+                            "ReportStatusEnum": "gaizao.plans.models.ReportStatus"},
 }
 
 LOGGING = {
