@@ -161,6 +161,9 @@ TASKS = {
     }
 }
 
+# A running job silent for this long has lost its worker and is marked failed.
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=900)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -373,3 +373,23 @@ def test_admin_membership_form_refuses_a_role_on_the_wrong_level(client, zhejian
     assert response.status_code == 302
     membership = Membership.objects.get(user=target)
     assert history_of(membership).get().actor == admin
+
+
+@pytest.mark.django_db
+def test_a_job_whose_worker_died_is_shown_as_failed(api_client, zhejiang, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    admin = make_user(Role.PROVINCE_ADMIN, username="stale-admin")
+    region = Region.objects.get(code="33")
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 5)
+    dead = Job.objects.create(kind="regions.reload", region=region, created_by=admin, status=JobStatus.RUNNING,
+                              heartbeat_at=long_ago)
+    alive = Job.objects.create(kind="regions.reload", region=region, created_by=admin, status=JobStatus.RUNNING,
+                               heartbeat_at=timezone.now())
+    api_client.force_authenticate(admin)
+    assert api_client.get(f"/api/v1/jobs/{dead.pk}/").json()["status"] == "failed"
+    assert api_client.get(f"/api/v1/jobs/{alive.pk}/").json()["status"] == "running"
+    dead.refresh_from_db()
+    assert dead.error and dead.finished_at is not None

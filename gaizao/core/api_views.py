@@ -1,6 +1,7 @@
 from gaizao.core.scoped_api import ScopedDetailApi, ScopedListApi
 
 from .filters import AuditFilter
+from .jobs import jobs_fail_stale
 from .models import AuditEntry, Job
 from .serializers import AuditEntryOutputSerializer, JobOutputSerializer
 
@@ -20,6 +21,7 @@ class JobListApi(ScopedListApi):
     filterset_fields = ["status", "kind"]
 
     def base_queryset(self):
+        jobs_fail_stale()
         return Job.objects.select_related("region", "created_by")
 
 
@@ -27,5 +29,6 @@ class JobDetailApi(ScopedDetailApi):
     serializer_class = JobOutputSerializer
 
     def base_queryset(self):
+        jobs_fail_stale()
         return Job.objects.select_related("region", "created_by")
 

@@ -8,7 +8,9 @@ imports no app code at import time.
 from __future__ import annotations
 
 import traceback
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -45,11 +47,27 @@ def job_start(*, actor, kind: str, region, params: dict | None = None) -> Job:
 def _set_progress(job: Job, pct: int, message: str) -> None:
     job.progress = max(0, min(100, int(pct)))
     job.message = str(message)[:300]
-    Job.objects.filter(pk=job.pk).update(progress=job.progress, message=job.message)
+    Job.objects.filter(pk=job.pk).update(progress=job.progress, message=job.message, heartbeat_at=timezone.now())
+
+
+def jobs_fail_stale(*, now=None) -> int:
+    """Mark running jobs that stopped reporting (their worker was killed) as failed.
+
+    Their own writes were in one transaction, so nothing of them is left behind; this only tells
+    the people watching. Called by the worker before each job and by the job pages and API.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    return Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+        status=JobStatus.FAILED, finished_at=now, message=_("Failed"),
+        error=_("The job stopped without finishing (its worker was stopped). Nothing of it was saved; "
+                "start it again."),
+    )
 
 
 @task()
 def run_job(job_id: int) -> str:
+    jobs_fail_stale()
     job = Job.objects.select_related("created_by", "region").get(pk=job_id)
     if job.status != JobStatus.QUEUED:
         return job.status
@@ -58,7 +76,8 @@ def run_job(job_id: int) -> str:
 
 def execute_job(job: Job) -> str:
     """Run a job's handler; its writes are the handler's own transaction, so a failure leaves nothing."""
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(),
+                                         heartbeat_at=timezone.now())
     handler = import_string(JOB_HANDLERS[job.kind])
     with request_id_bound(job.request_id or f"job-{job.pk}"):
         try:

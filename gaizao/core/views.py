@@ -16,6 +16,7 @@ from gaizao.accounts.services import sign_in
 from .audit import history_of
 from .errors import ServiceError
 from .filters import AuditFilter
+from .jobs import jobs_fail_stale
 from .models import AuditEntry, Job, JobStatus
 from .selectors import home_summary
 
@@ -93,6 +94,7 @@ def object_history(request, object_type: str, object_id: str):
 
 @login_required
 def job_list(request):
+    jobs_fail_stale()
     jobs = restrict(Job.objects.select_related("region", "created_by"), request.user)
     page = Paginator(jobs, 50).get_page(request.GET.get("page"))
     return render(request, "core/job_list.html", {"page": page})
@@ -100,6 +102,7 @@ def job_list(request):
 
 @login_required
 def job_detail(request, pk: int):
+    jobs_fail_stale()
     job = get_object_or_404(restrict(Job.objects.select_related("region", "created_by"), request.user), pk=pk)
     template = "core/_job_progress.html" if request.htmx else "core/job_detail.html"
     return render(request, template, {"job": job, "JobStatus": JobStatus})
