@@ -217,7 +217,7 @@ def test_budget_import_is_all_or_nothing(people, xihu, period):
     assert PlanBudget.objects.count() == 2
     with pytest.raises(Exception) as err:
         services.budgets_import(actor=people["county"], source=b"county,year,budget_wan\n330106,2020,-5\n")
-    assert "Row 2" in err.value.message or "row" in err.value.message.lower()
+    assert "2" in err.value.message and "budget_wan" in err.value.fields["rows"][0]
     result = services.budgets_import(actor=people["county"], source="county,year,budget_wan\n330106,2020,120\n",
                                      period=period)
     assert result == {"rows": 1, "created": 0, "updated": 1, "unchanged": 0}

@@ -170,7 +170,7 @@ def test_plan_items_must_finish_in_their_year(people, xihu, period):
     late = pool_estate("330106", pool_year=2022)
     with pytest.raises(ServiceError) as err:
         services.plan_item_add(actor=people["county"], plan=plan, estate=late, year=2021)
-    assert "pool" in err.value.message
+    assert "year" in err.value.fields and "2022" in err.value.message
 
 
 @pytest.mark.django_db
