@@ -1273,7 +1273,8 @@ def _enumerate_core(st: _CountyState, core: list[int]) -> bool:
     return True
 
 
-def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core_size: int = 7) -> list[int] | None:
+def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core_size: int = 7,
+                  best_effort: bool = False) -> list[int] | None:
     """A feasible schedule for county k built from its LP solution X (candidates x years), or None.
 
     Round: candidates the LP schedules wholly in one year keep it. Core: the candidates the LP splits
@@ -1281,7 +1282,8 @@ def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core
     least attractive scheduled ones, are enumerated exhaustively against the exact constraints.
     Repair (when the core has no feasible assignment): the model-estate rule, then each target year in
     order, by adding, moving earlier, or swapping for a candidate with more quantity. Fill: leftover
-    budgets by benefit per 万元. Improve: move to earlier years where the money allows."""
+    budgets by benefit per 万元. Improve: move to earlier years where the money allows. With
+    ``best_effort`` a schedule that still misses a rule is returned rather than None."""
     st = _CountyState(comp, k, coef)
     n, T = st.n, st.T
     if n == 0:
@@ -1336,7 +1338,9 @@ def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core
                             best = (key, i, t)
                         break
             if best is None:
-                return None
+                if not best_effort:
+                    return None
+                break
             st.put(best[1], best[2])
 
     # targets, year by year (every repair only raises the cumulative quantities)
@@ -1377,7 +1381,9 @@ def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core
                             if best is None or key < best[0]:
                                 best = (key, [(j, -1), (i, tj)])
             if best is None:
-                return None
+                if not best_effort:
+                    return None
+                break
             for i, t in best[1]:
                 st.put(i, t)
 
@@ -1401,7 +1407,7 @@ def _round_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray, core
             for t in range(st.e[i], cur if cur > 0 else 0):
                 if st.try_put(i, t):
                     break
-    return st.year if st.feasible() else None
+    return st.year if best_effort or st.feasible() else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1468,7 +1474,7 @@ def _elastic_county(comp: _Compiled, k: int, time_limit: float, coef: np.ndarray
     """Best effort for an infeasible county: least total shortfall (as shares), then most benefit.
     Returns (candidate rows, year indices) scheduled."""
     mdl = _build(comp, k, k + 1, objective="none", elastic=True, coef=coef)
-    s1 = _solve(mdl, integer=True, time_limit=time_limit / 2, mip_rel_gap=0.0)
+    s1 = _solve(mdl, integer=True, time_limit=time_limit / 2, mip_rel_gap=1e-6)
     if not s1.has_solution:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     slack = s1.x[mdl.nx:]
@@ -1476,10 +1482,32 @@ def _elastic_county(comp: _Compiled, k: int, time_limit: float, coef: np.ndarray
     upper = mdl.upper.copy()
     upper[mdl.nx:] = np.minimum(np.ceil(slack - 1e-6), rhs)  # shortfalls are whole quantities
     cost = np.concatenate([coef[mdl.col_i, mdl.col_t], np.zeros(mdl.ncol - mdl.nx)])
-    s2 = _solve(mdl, integer=True, time_limit=time_limit / 2, mip_rel_gap=1e-4, upper=upper, cost=cost)
+    s2 = _solve(mdl, integer=True, time_limit=time_limit / 2, mip_rel_gap=1e-3, upper=upper, cost=cost)
     x = (s2.x if s2.has_solution else s1.x)[: mdl.nx]
     on = x > 0.5
     return mdl.col_i[on], mdl.col_t[on]
+
+
+def _best_effort_county(comp: _Compiled, k: int, X: np.ndarray, coef: np.ndarray,
+                        seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """The schedule closest to the rules for an infeasible county: the rounding in best-effort mode,
+    and when there is time for it the least-shortfall MIP; the better of the two (shortfall first)."""
+    lo, hi = int(comp.ptr[k]), int(comp.ptr[k + 1])
+    y = np.array(_round_county(comp, k, X[lo:hi], coef[lo:hi], best_effort=True) or [], dtype=np.int64)
+    on = np.nonzero(y >= 0)[0]
+    best = (lo + on, y[on])
+    if seconds >= 0.2:
+        ci, ct = _elastic_county(comp, k, min(seconds, 10.0), coef)
+
+        def score(rows, ts):
+            st = _CountyState(comp, k, coef[lo:hi])
+            for i, t in zip(rows, ts, strict=True):
+                st.put(int(i) - lo, int(t))
+            return st.score() if st.budget_ok() else (math.inf, 0.0)
+
+        if score(ci, ct) < score(*best):
+            best = (ci, ct)
+    return best
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1731,6 +1759,7 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
     greedy_by_county: dict[int, list[int]] = defaultdict(list)
     for i in greedy_rows:
         greedy_by_county[int(comp.county[i])].append(i)
+    done_analysis = 0
     for k in sorted(infeasible | timed_out):
         if k in timed_out:
             reasons.append(_reason("no_solution_in_time", comp.counties[k], instance, year=comp.years[0]))
@@ -1743,9 +1772,11 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
         county_status[k] = "infeasible"
         if k in pre:
             reasons.extend(pre[k])
-        else:
-            reasons.extend(_analyse_county(comp, k, max(min(5.0, deadline - time.perf_counter()), 1.0)))
-        ci, ct = _elastic_county(comp, k, max(min(5.0, deadline - time.perf_counter()), 1.0), coef)
+        left = max(deadline - time.perf_counter(), 0.0) / max(len(infeasible) - done_analysis, 1)
+        if k not in pre:
+            reasons.extend(_analyse_county(comp, k, min(5.0, max(left / 2, 0.5))))
+        ci, ct = _best_effort_county(comp, k, X, coef, left)
+        done_analysis += 1
         x_rows.append(ci)
         x_ts.append(ct)
         county_obj[k] = float(coef[ci, ct].sum())
