@@ -155,6 +155,7 @@ REASON_CODES = {
     "model_estate_budget_short": "the budget up to the deadline cannot pay for the model estates",
     "constraints_conflict": "each rule can be met alone, but not all together within the budget",
     "no_solution_in_time": "no schedule was found within the time limit (not proven infeasible)",
+    "schedule_check_failed": "the exact check of the schedule found a violation (solver tolerance)",
 }
 
 
@@ -673,6 +674,10 @@ def reason_message(reason: Mapping[str, Any], names: Mapping[str, str] | None = 
             return f"{name} 预算无法同时满足{'、'.join(parts)}"
         joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         return f"{name}: the budget cannot meet {joined} together"
+    if code == "schedule_check_failed":
+        if zh:
+            return f"{name} 计划未通过精确校验：{reason.get('violation')} {reason.get('detail', '')}".rstrip()
+        return f"{name}: the schedule fails the exact check: {reason.get('violation')} {reason.get('detail', '')}".rstrip()
     if code == "no_solution_in_time":
         return f"{name} 在时限内未找到计划（未证明不可行）" if zh else f"{name}: no schedule found within the time limit"
     return f"{name}: {code}"
@@ -1675,7 +1680,7 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
     polished: dict[int, float] = {}  # county -> the gap HiGHS was last asked for
     per_call = max(1.0, time_limit / 50)
 
-    def county_mip(k: int, gap: float, until: float) -> None:
+    def county_mip(k: int, gap: float, until: float, limit: float = per_call) -> None:
         nonlocal stopped_by_time
         lo = int(comp.ptr[k])
         mdl = _build(comp, k, k + 1, coef=coef)
@@ -1683,7 +1688,7 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
         if k in years_k:
             yk = years_k[k]
             start = (yk[mdl.col_i - lo] == mdl.col_t).astype(np.float64)
-        s = _solve(mdl, integer=True, time_limit=max(min(per_call, until - time.perf_counter()), 0.05),
+        s = _solve(mdl, integer=True, time_limit=max(min(limit, until - time.perf_counter()), 0.05),
                    mip_rel_gap=gap, threads=threads, start=start,
                    objective_target=None if np.isnan(lp_k[k]) or gap <= 0 else lp_k[k] * (1 - gap))
         polished[k] = min(gap, polished.get(k, math.inf))
@@ -1705,8 +1710,9 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
         elif not s.has_solution:
             timed_out.add(k)
 
-    for k in need_mip:
-        county_mip(k, mip_rel_gap / 2, deadline)
+    for n, k in enumerate(need_mip):  # these must get a schedule: a fair share of the time left each
+        share = (deadline - time.perf_counter()) / (len(need_mip) - n) / 2
+        county_mip(k, mip_rel_gap / 2, deadline, max(per_call, share))
 
     def open_gap(k: int) -> float:
         return float(bound_k[k] - inc_k[k]) if k in years_k else 0.0
@@ -1808,6 +1814,12 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
     greedy_violations = verify_schedule(instance, greedy) if verify else []
     timings["verify"] = time.perf_counter() - t0
 
+    checked = {r["county"] for r in reasons}
+    for v in violations:  # a schedule HiGHS called feasible that the exact check refuses (tolerances)
+        if v.county not in checked:
+            checked.add(v.county)
+            reasons.append(_reason("schedule_check_failed", v.county or "", instance, year=v.year,
+                                   violation=v.code, detail=v.detail))
     feasible = not infeasible and not timed_out and not violations
     if infeasible or timed_out:
         status, bound, lp_bound, gap, lp_gap = "infeasible" if infeasible else "time_limit", None, None, None, None
