@@ -20,7 +20,11 @@ Budgets per county and year come from a hidden reference schedule that meets eve
   budget pays for about the task, so the optimiser chooses which estates to renovate.
 
 Printed: time to a gap <= 0.5% from the LP bound (the exact LP relaxation value of the whole instance),
-the MIP bound and its gap, the objective against greedy's, feasibility of both, and the timings.
+the MIP bound and its gap, the objective against greedy's, feasibility of both, and the timings; also
+written to bench/out/plan_optimiser.json. Exits 1 when the gap target (0.5% within 60 s) is missed;
+the 5%-over-greedy goal is reported, not enforced (in the ``all`` variant every feasible schedule does
+the whole task, so only the order can differ). By default the run stops at the gap
+(``--polish-seconds 0``); `optimise` itself then polishes for up to a quarter of its time limit.
 """
 
 from __future__ import annotations
@@ -169,9 +173,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     variants = ("all", "pool") if args.variant == "both" else (args.variant,)
     results = [run(v, args) for v in variants]
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "plan_optimiser.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    missed = [r["variant"] for r in results if not r["gap_target_met"]]
     if args.json:
         print(json.dumps(results, indent=1))
-        return 0
+        return 1 if missed else 0
     for r in results:
         print(f"== plan optimiser, variant {r['variant']}: {r['candidates']:,} candidates, {r['counties']:,} counties, "
               f"3 years, {r['blocks']} blocks ==")
@@ -185,7 +193,10 @@ def main(argv=None) -> int:
               f"{r['better_than_greedy_pct']}% (goal >= 5%)")
         print(f"  scheduled {r['scheduled']:,} (greedy {r['greedy_scheduled']:,}); instance generated in {r['generate_s']} s")
         print(f"  timings: {r['timings_s']}")
-    return 0
+    print(f"targets: gap <= 0.5% of the LP bound within 60 s: {'MISSED for ' + ', '.join(missed) if missed else 'met'}; "
+          f"objective >= 5% above greedy: " + ", ".join(
+              f"{r['variant']} {r['better_than_greedy_pct']}%" for r in results) + " (reported, not enforced)")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
