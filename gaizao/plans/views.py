@@ -376,6 +376,10 @@ def rules(request):
                                          improvement=request.POST.get("improvement"),
                                          enhancement=request.POST.get("enhancement"),
                                          area_per_household=request.POST.get("area_per_household"))
+        elif what == "period":
+            services.period_create(actor=request.user, start_year=request.POST.get("start_year"),
+                                   end_year=request.POST.get("end_year"), name=request.POST.get("name", ""),
+                                   is_default=request.POST.get("is_default") in ("on", "1", "true"))
         elif what == "model_estate":
             estate = restrict(Estate.objects.select_related("county"), request.user).filter(
                 code=request.POST.get("estate", "").strip()[:32]).first()
@@ -412,7 +416,8 @@ def rules(request):
             region__code__startswith=region.code).select_related("region"), request.user)[:200],
         "cost_overrides": restrict(UnitCosts.objects.exclude(region__code="33").filter(
             region__code__startswith=region.code).select_related("region"), request.user)[:200],
-        "per_household": (c.area_per_household * (c.basic + c.improvement + c.enhancement)).quantize(1)})
+        "per_household": (c.area_per_household * (c.basic + c.improvement + c.enhancement)).quantize(1),
+        "periods": selectors.periods(), "can_add_period": scope.is_province_admin})
 
 
 @login_required

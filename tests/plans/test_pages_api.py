@@ -169,3 +169,17 @@ def test_the_row_form_changes_year_model_and_classes(people, draft_plan):
     assert r.status_code == 302
     item.refresh_from_db()
     assert item.content_classes == ["basic", "enhancement"]  # no class ticked: refused with a message
+
+
+@pytest.mark.django_db
+def test_the_province_adds_a_plan_period_on_the_rules_page(people):
+    from gaizao.plans.models import PlanPeriod
+
+    client_for(people["province"]).post(reverse("plans:rules"), {"region": "33", "what": "period",
+                                                                 "start_year": "2023", "end_year": "2025"})
+    assert PlanPeriod.objects.filter(start_year=2023, end_year=2025).exists()
+    client_for(people["county"]).post(reverse("plans:rules"), {"region": "330106", "what": "period",
+                                                               "start_year": "2026", "end_year": "2027"})
+    assert not PlanPeriod.objects.filter(start_year=2026).exists()
+    html = client_for(people["county"]).get(reverse("plans:rules"), {"region": "330106"}).content.decode()
+    assert "2023-2025" in html and 'name="start_year"' not in html
