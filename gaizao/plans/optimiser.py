@@ -119,6 +119,7 @@ __all__ = [
     "Instance",
     "ModelRule",
     "PlanResult",
+    "Requirement",
     "Target",
     "Violation",
     "candidate_measure",
@@ -1712,7 +1713,7 @@ def optimise(instance: Instance, *, time_limit: float = 60.0, mip_rel_gap: float
 
     for n, k in enumerate(need_mip):  # these must get a schedule: a fair share of the time left each
         share = (deadline - time.perf_counter()) / (len(need_mip) - n) / 2
-        county_mip(k, mip_rel_gap / 2, deadline, max(per_call, share))
+        county_mip(k, min(2 * mip_rel_gap, 0.02), deadline, max(per_call, share))
 
     def open_gap(k: int) -> float:
         return float(bound_k[k] - inc_k[k]) if k in years_k else 0.0
