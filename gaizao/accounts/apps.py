@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self):
-        from . import permissions  # noqa: F401  (registers rules)
+        from . import permissions, signals  # noqa: F401  (registers rules and the scope-version signal)

@@ -10,6 +10,8 @@ __all__ = ["Role", "User", "Organisation", "Membership", "LoginFailure"]
 class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # Bumped whenever the user's memberships change, so a cached scope is never used after that.
+    scope_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("user")

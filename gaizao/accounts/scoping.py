@@ -13,6 +13,8 @@ the successor's prefixes.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
@@ -102,6 +104,23 @@ class Scope:
 
 ANONYMOUS_SCOPE = Scope(user_id=None)
 
+# Resolved scopes per process, keyed by the user's scope version, so a request costs no scope
+# queries. A membership change bumps the version; the time limit covers region-tree reloads.
+SCOPE_CACHE_SECONDS = 300
+SCOPE_CACHE_SIZE = 5000
+_scope_cache: dict[tuple, tuple[float, Scope]] = {}
+_scope_cache_lock = threading.Lock()
+
+
+def _scope_cache_key(user) -> tuple:
+    joined = user.date_joined.timestamp() if getattr(user, "date_joined", None) else 0
+    return (user.pk, getattr(user, "scope_version", 0), joined, user.is_superuser, user.is_active)
+
+
+def clear_scope_cache() -> None:
+    with _scope_cache_lock:
+        _scope_cache.clear()
+
 
 def scope_for(user) -> Scope:
     """Resolve a user's memberships to code prefixes per action (two small queries)."""
@@ -110,6 +129,11 @@ def scope_for(user) -> Scope:
     cached = getattr(user, "_gaizao_scope", None)
     if cached is not None:
         return cached
+    key = _scope_cache_key(user)
+    hit = _scope_cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        user._gaizao_scope = hit[1]
+        return hit[1]
 
     from gaizao.accounts.models import Membership
     from gaizao.regions.models import Region
@@ -148,6 +172,10 @@ def scope_for(user) -> Scope:
         memberships=memberships,
     )
     user._gaizao_scope = scope
+    with _scope_cache_lock:
+        if len(_scope_cache) >= SCOPE_CACHE_SIZE:
+            _scope_cache.clear()
+        _scope_cache[key] = (time.monotonic() + SCOPE_CACHE_SECONDS, scope)
     return scope
 
 

@@ -20,15 +20,21 @@ class JobListApi(ScopedListApi):
     serializer_class = JobOutputSerializer
     filterset_fields = ["status", "kind"]
 
-    def base_queryset(self):
+    def list(self, request, *args, **kwargs):
         jobs_fail_stale()
+        return super().list(request, *args, **kwargs)
+
+    def base_queryset(self):
         return Job.objects.select_related("region", "created_by")
 
 
 class JobDetailApi(ScopedDetailApi):
     serializer_class = JobOutputSerializer
 
-    def base_queryset(self):
+    def retrieve(self, request, *args, **kwargs):
         jobs_fail_stale()
+        return super().retrieve(request, *args, **kwargs)
+
+    def base_queryset(self):
         return Job.objects.select_related("region", "created_by")
 

@@ -41,9 +41,10 @@ NAV_ENTRIES: list[NavEntry] = [
 def navigation(request) -> dict:
     scope = getattr(request, "scope", ANONYMOUS_SCOPE)
     current = request.resolver_match.view_name if getattr(request, "resolver_match", None) else ""
-    items = []
-    for entry in NAV_ENTRIES:
-        if entry.visible(scope):
-            items.append({"label": entry.label, "url": reverse(entry.url_name),
-                          "active": current == entry.url_name or current.split(":")[0] == entry.url_name.split(":")[0]})
+    visible = [entry for entry in NAV_ENTRIES if entry.visible(scope)]
+    # The entry for this very page is active; failing that, the first entry of the same app.
+    active = next((e for e in visible if e.url_name == current), None)
+    if active is None and ":" in current:
+        active = next((e for e in visible if e.url_name.split(":")[0] == current.split(":")[0]), None)
+    items = [{"label": e.label, "url": reverse(e.url_name), "active": e is active} for e in visible]
     return {"nav_items": items, "scope": scope}
