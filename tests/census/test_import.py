@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from gaizao.accounts.scoping import Role
 from gaizao.core.errors import ServiceError
@@ -76,6 +77,7 @@ def test_every_format_reads_the_same():
         assert (report["created"], report["error_count"]) == (3, 0), (report["kind"], report["errors"])
 
 
+@translation.override("en")  # the reasons are checked in their English source wording
 def test_errors_name_sheet_row_column_value_reason_and_nothing_is_written():
     rows = [good_row(1), good_row(2, **{"建成年份": "19x5"}), good_row(3, **{"街道（乡镇）": "文新街道", "社区": "石灰桥社区"}),
             good_row(4, **{"县（市、区）": "不存在区"}), good_row(5, **{"户数": -1, "居民改造意愿（%）": "120%"}),
@@ -144,6 +146,7 @@ def test_update_is_audited_with_the_import_as_cause():
     assert entry.after["deficiencies"] == ["roads"] and entry.region_code == "330106004053"
 
 
+@translation.override("en")  # the reasons are checked in their English source wording
 def test_matching_by_code_and_duplicates():
     run(xlsx_bytes([good_row(1)]))
     code = Estate.objects.get().code
