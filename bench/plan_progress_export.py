@@ -205,7 +205,7 @@ def bench_rollup(samples: int) -> dict:
     month = datetime.date.fromisoformat(MONTH)
 
     def ours():
-        admin.__dict__.pop("_gaizao_scope", None)  # resolve the scope each time, like a request
+        admin.__dict__.pop("_gaizao_scope", None)  # a fresh request: the per-request scope is gone
         return selectors.progress_rollup(admin, province, month)
 
     def raw(sql):
