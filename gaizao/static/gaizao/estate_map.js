@@ -39,7 +39,7 @@
         },
         onEachFeature: function (f, layer) {
           var c = countyCounts[f.properties.code];
-          var text = escapeHtml(f.properties.name) + (c ? "：" + c.n + " " + escapeHtml(d.labelEstates) : "");
+          var text = escapeHtml(f.properties.name) + (c ? "：" + escapeHtml(d.labelEstates.replace("{n}", c.n)) : "");
           layer.bindTooltip(text, { sticky: true });
           layer.on("click", function () {
             if (c && data.mode === "counties") {
@@ -62,7 +62,7 @@
         bounds.push([p[4], p[3]]);
       });
       if (bounds.length) { map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20] }); }
-      status.textContent = data.mode === "counties" ? data.message : (data.points.length + " " + d.labelShown);
+      status.textContent = data.mode === "counties" ? data.message : d.labelShown.replace("{n}", data.points.length);
       el.dataset.points = String((data.points || []).length);
       el.dataset.counties = String(countyLayer.getLayers().length);
       el.dataset.ready = "true";
