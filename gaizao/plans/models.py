@@ -360,6 +360,16 @@ class PlanEvent(models.Model):
         return f"{self.plan} {self.transition}"
 
     @property
+    def transition_label(self) -> str:
+        from .workflow import STEPS_BY_NAME
+
+        step = STEPS_BY_NAME.get(self.transition)
+        if step is not None:
+            return str(step.label)
+        return str({"create": _("Plan drafted"), "adjust": _("Adjustment started (计划调整)")}.get(
+            self.transition, self.transition))
+
+    @property
     def region_code(self) -> str:
         return self.plan.county.code
 
