@@ -6,6 +6,7 @@ import pytest
 from gaizao.accounts.scoping import Role
 from gaizao.plans import services
 from gaizao.plans.models import ActionPlan, PlanStatus
+from gaizao.plans.workflow import STEPS_BY_NAME
 from gaizao.regions.models import Region
 
 from ..conftest import BROWSER_ARGS, PASSWORD, make_user, sign_in_through_the_page  # noqa: F401
@@ -93,6 +94,6 @@ def test_plan_from_county_draft_to_province_dashboard(live_server, browser, zhej
     province.wait_for_load_state()
     assert province.url == url
     events = province.locator("[data-testid=plan-events]").inner_text()
-    assert COMMENT in events and events.count("submit") == 2
+    assert COMMENT in events and events.count(str(STEPS_BY_NAME["submit"].label)) == 2
     for ctx in (county_ctx, city_ctx, province_ctx):
         ctx.close()
