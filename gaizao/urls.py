@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
@@ -76,6 +75,3 @@ handler400 = "gaizao.core.views.error_400"
 handler403 = "gaizao.core.views.error_403"
 handler404 = "gaizao.core.views.error_404"
 handler500 = "gaizao.core.views.error_500"
-
-if settings.DEBUG:
-    pass
