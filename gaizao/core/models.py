@@ -137,3 +137,29 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class RegionRuleQuerySet(ScopedQuerySet):
+    scope_lookup = "region__code"
+
+
+class RegionRule(models.Model):
+    """Base of rules kept as data: the province default (region 33) and per-county overrides, one row each.
+
+    Subclasses add their own `region` one-to-one field (each with its related name) and their settings.
+    """
+
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = RegionRuleQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["region__code"]
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} · {self.region}"
+
+    @property
+    def region_code(self) -> str:
+        return self.region.code

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from gaizao.accounts.scoping import ScopedQuerySet
+from gaizao.core.models import RegionRule
 
 
 class ContentClass(models.TextChoices):
@@ -297,11 +298,7 @@ def default_priority_housing_types() -> list[str]:
     return [HousingType.REFORMED_PUBLIC.value, HousingType.PUBLIC.value]
 
 
-class RulesQuerySet(ScopedQuerySet):
-    scope_lookup = "region__code"
-
-
-class EligibilityPolicy(models.Model):
+class EligibilityPolicy(RegionRule):
     """Who qualifies: the province default (region 33) and per-county overrides."""
 
     region = models.OneToOneField("regions.Region", verbose_name=_("region"), on_delete=models.PROTECT,
@@ -318,24 +315,13 @@ class EligibilityPolicy(models.Model):
     min_willingness = models.DecimalField(
         _("minimum residents' willingness (%)"), max_digits=5, decimal_places=2, null=True, blank=True,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))])
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = RulesQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["region__code"]
+    class Meta(RegionRule.Meta):
         verbose_name = _("eligibility policy")
         verbose_name_plural = _("eligibility policies")
 
-    def __str__(self) -> str:
-        return f"{self._meta.verbose_name} · {self.region}"
 
-    @property
-    def region_code(self) -> str:
-        return self.region.code
-
-
-class PriorityWeights(models.Model):
+class PriorityWeights(RegionRule):
     """How the priority score (0-100 with the defaults) is weighed: province default and county overrides."""
 
     region = models.OneToOneField("regions.Region", verbose_name=_("region"), on_delete=models.PROTECT,
@@ -356,18 +342,7 @@ class PriorityWeights(models.Model):
     priority_housing = models.DecimalField(_("priority housing type"), max_digits=6, decimal_places=2,
                                            default=Decimal("10"))
     hazard = models.DecimalField(_("precast slab hazard"), max_digits=6, decimal_places=2, default=Decimal("10"))
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = RulesQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["region__code"]
+    class Meta(RegionRule.Meta):
         verbose_name = _("priority weights")
         verbose_name_plural = _("priority weights")
-
-    def __str__(self) -> str:
-        return f"{self._meta.verbose_name} · {self.region}"
-
-    @property
-    def region_code(self) -> str:
-        return self.region.code

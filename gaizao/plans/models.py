@@ -22,13 +22,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gaizao.accounts.scoping import ScopedQuerySet
+from gaizao.core.models import RegionRule, RegionRuleQuerySet
 
 PROVINCE_CODE = "33"
 
 
-class RulesQuerySet(ScopedQuerySet):
-    scope_lookup = "region__code"
-
+class RulesQuerySet(RegionRuleQuerySet):
     def scope_extra_q(self, scope, action):
         # Everyone with a region role reads the province default; only province admins change it.
         if action == "view" and scope.prefixes("view"):
@@ -81,7 +80,7 @@ def default_milestones() -> list[dict]:
     return [{"year": 1, "share": "30"}, {"year": -1, "share": "100"}]
 
 
-class TargetRule(models.Model):
+class TargetRule(RegionRule):
     """Targets: the province default (region 33) and per-county overrides.
 
     `milestones` are [{"year": n, "share": "percent"}]: year counts the period's years from 1 (-1 is the
@@ -102,24 +101,14 @@ class TargetRule(models.Model):
     report_due_day = models.PositiveSmallIntegerField(
         _("monthly report due on day"), default=5, validators=[MinValueValidator(1), MaxValueValidator(28)],
         help_text=_("The report for a month is due by this day of the following month."))
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
     objects = RulesQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["region__code"]
+    class Meta(RegionRule.Meta):
         verbose_name = _("target rule")
         verbose_name_plural = _("target rules")
 
-    def __str__(self) -> str:
-        return f"{self._meta.verbose_name} · {self.region}"
 
-    @property
-    def region_code(self) -> str:
-        return self.region.code
-
-
-class UnitCosts(models.Model):
+class UnitCosts(RegionRule):
     """Estimated investment per m² of floor area for each content class the estate needs (元/m²).
 
     Defaults give about ¥27,000 per household at 80 m² when all three classes are needed
@@ -137,21 +126,11 @@ class UnitCosts(models.Model):
     area_per_household = models.DecimalField(
         _("m² per household when the floor area is unknown"), max_digits=6, decimal_places=2,
         default=Decimal("80"), validators=[MinValueValidator(Decimal("1"))])
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
     objects = RulesQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["region__code"]
+    class Meta(RegionRule.Meta):
         verbose_name = _("unit costs")
         verbose_name_plural = _("unit costs")
-
-    def __str__(self) -> str:
-        return f"{self._meta.verbose_name} · {self.region}"
-
-    @property
-    def region_code(self) -> str:
-        return self.region.code
 
 
 class CountyQuerySet(ScopedQuerySet):
