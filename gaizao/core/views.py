@@ -3,7 +3,7 @@ from django.apps import apps
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -13,8 +13,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from gaizao.accounts.scoping import restrict
 from gaizao.accounts.services import sign_in
 
+from .api import error_body
 from .audit import history_of
-from .errors import ServiceError
+from .errors import ErrorCode, ServiceError
 from .filters import AuditFilter
 from .jobs import jobs_fail_stale
 from .models import AuditEntry, Job, JobStatus
@@ -109,22 +110,14 @@ def job_detail(request, pk: int):
 
 
 def error_404(request, exception=None):
-    from .api import error_body
-
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-
-        return JsonResponse(error_body("not_found", _("Not found.")), status=404)
+        return JsonResponse(error_body(ErrorCode.NOT_FOUND, _("Not found.")), status=404)
     return render(request, "404.html", status=404)
 
 
 def error_500(request):
-    from .api import error_body
-
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-
-        return JsonResponse(error_body("server_error", _("Something went wrong on our side.")), status=500)
+        return JsonResponse(error_body(ErrorCode.SERVER_ERROR, _("Something went wrong on our side.")), status=500)
     return render(request, "500.html", status=500)
 
 

@@ -264,18 +264,24 @@ def target_rule_save(*, actor, region: Region, measure=TargetMeasure.ESTATES, mi
     return rule
 
 
-@transaction.atomic
-def target_rule_delete(*, actor, region: Region, cause: str = "") -> bool:
-    _rules_region(actor, region, county_may_edit=False)
+def _region_rule_delete(*, actor, model, region: Region, county_may_edit: bool, verb: str, cause: str) -> bool:
+    """Remove a county's override so the province default applies again (audited)."""
+    _rules_region(actor, region, county_may_edit=county_may_edit)
     if region.code == PROVINCE_CODE:
         raise ServiceError(ErrorCode.RULES_REGION_INVALID, _("The province default cannot be removed."))
-    rule = TargetRule.objects.filter(region=region).first()
+    rule = model.objects.filter(region=region).first()
     if rule is None:
         return False
     record_change(actor=actor, obj=rule, action=AuditAction.DELETE, before=snapshot(rule), after=None,
-                  verb="plans.targets_delete", cause=cause)
+                  verb=verb, cause=cause)
     rule.delete()
     return True
+
+
+@transaction.atomic
+def target_rule_delete(*, actor, region: Region, cause: str = "") -> bool:
+    return _region_rule_delete(actor=actor, model=TargetRule, region=region, county_may_edit=False,
+                               verb="plans.targets_delete", cause=cause)
 
 
 @transaction.atomic
@@ -304,16 +310,8 @@ def unit_costs_save(*, actor, region: Region, basic, improvement, enhancement, a
 
 @transaction.atomic
 def unit_costs_delete(*, actor, region: Region, cause: str = "") -> bool:
-    _rules_region(actor, region, county_may_edit=True)
-    if region.code == PROVINCE_CODE:
-        raise ServiceError(ErrorCode.RULES_REGION_INVALID, _("The province default cannot be removed."))
-    row = UnitCosts.objects.filter(region=region).first()
-    if row is None:
-        return False
-    record_change(actor=actor, obj=row, action=AuditAction.DELETE, before=snapshot(row), after=None,
-                  verb="plans.costs_delete", cause=cause)
-    row.delete()
-    return True
+    return _region_rule_delete(actor=actor, model=UnitCosts, region=region, county_may_edit=True,
+                               verb="plans.costs_delete", cause=cause)
 
 
 # ---------------------------------------------------------------------------------------------
