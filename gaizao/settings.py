@@ -161,6 +161,11 @@ TASKS = {
     }
 }
 
+# Census uploads (kept so a dry run can be followed by "import this same file") are deleted once
+# imported for real, and otherwise after this many hours unless a queued or running job needs them
+# (`gaizao census-cleanup`, and each new upload in passing).
+CENSUS_UPLOAD_RETENTION_HOURS = env.int("CENSUS_UPLOAD_RETENTION_HOURS", default=72)
+
 # A running job silent for this long has lost its worker and is marked failed.
 JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=900)
 

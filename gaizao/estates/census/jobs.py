@@ -3,21 +3,32 @@
 `census_import_start` refuses at once what is plainly not a census file (too big, not a
 spreadsheet by its content), so people hear about it without waiting; everything else is the
 job's. A commit after a dry run starts a new job on the same stored file.
+
+Stored uploads are not kept for ever: a committed import deletes its file as soon as it has succeeded,
+and `census_uploads_cleanup` (the `gaizao census-cleanup` command, and each new upload in passing)
+deletes files older than `CENSUS_UPLOAD_RETENTION_HOURS` unless a queued or running job still needs
+them. Every deletion is stamped in the params of the jobs that used the file (`upload_deleted`) and
+audited as the system, so nobody has to wonder where a file went.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gaizao.accounts.scoping import Action, scope_for
+from gaizao.core.audit import record_change
 from gaizao.core.errors import ErrorCode, NotFoundError, ServiceError
 from gaizao.core.jobs import job_start
-from gaizao.core.models import Job
+from gaizao.core.models import AuditAction, Job, JobStatus
 from gaizao.regions.models import Region
 
 from .importer import census_import
@@ -25,6 +36,10 @@ from .reader import MAX_UPLOAD_BYTES, CensusFileError, limit, sniff_kind
 
 JOB_KIND = "estates.census_import"
 STORAGE_DIR = "census-uploads"
+UPLOAD_DELETE_VERB = "estates.census_upload_delete"
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+logger = logging.getLogger(__name__)
 
 
 def can_import(user) -> bool:
@@ -65,6 +80,7 @@ def census_import_start(*, actor, data: bytes, filename: str, dry_run: bool = Tr
     if not data:
         raise CensusFileError(_("The file is empty."))
     kind = sniff_kind(data)
+    _cleanup_in_passing()
     name = default_storage.save(f"{STORAGE_DIR}/{uuid.uuid4().hex}.{kind}", ContentFile(data))
     return _start(actor=actor, path=name, filename=filename, kind=kind, dry_run=dry_run, valid_only=valid_only)
 
@@ -109,12 +125,98 @@ def census_import_job(job: Job, progress) -> dict:
                            f"WHERE id = %s", [max(0, min(100, int(pct))), str(message)[:300], job.pk])
 
     try:
-        return census_import(actor=job.created_by, data=data, filename=params.get("filename", ""),
-                             dry_run=params.get("dry_run", True), valid_only=params.get("valid_only", False),
-                             progress=report, cause=f"census import (job {job.pk}) {params.get('filename', '')}")
+        result = census_import(actor=job.created_by, data=data, filename=params.get("filename", ""),
+                               dry_run=params.get("dry_run", True), valid_only=params.get("valid_only", False),
+                               progress=report, cause=f"census import (job {job.pk}) {params.get('filename', '')}")
     finally:
         if side is not None:
             side.close()
+    if result.get("committed"):
+        # the estates are written: the file is not needed again (once the import's transaction is
+        # committed; a failure to delete leaves it to the retention cleanup, never fails the job)
+        transaction.on_commit(lambda: _delete_after_commit(job, params["path"]), robust=True)
+    return result
+
+
+def _delete_after_commit(job: Job, path: str) -> None:
+    others = Job.objects.filter(kind=JOB_KIND, status__in=ACTIVE_STATUSES).exclude(pk=job.pk)
+    if any(other.params.get("path") == path for other in others.only("params")):
+        return  # another import of the same file is waiting or running; it (or the cleanup) deletes it
+    try:
+        upload_delete(path=path, reason="committed", cause=f"census import committed (job {job.pk})")
+    except OSError:
+        logger.exception("census upload %s: not deleted after job %s", path, job.pk)
+
+
+def upload_retention() -> timedelta:
+    return timedelta(hours=max(0, settings.CENSUS_UPLOAD_RETENTION_HOURS))
+
+
+def upload_delete(*, path: str, reason: str, cause: str, now=None) -> int:
+    """Delete one stored upload; stamp and audit (as the system) each job that used it.
+
+    The stamps and audit rows and the deletion go together: if the file cannot be deleted the
+    transaction is rolled back and the error raised. Returns the number of jobs stamped.
+    """
+    now = now or timezone.now()
+    stamp = {"at": now.isoformat(), "reason": reason}
+    with transaction.atomic():
+        jobs = list(Job.objects.select_related("region").filter(kind=JOB_KIND, params__path=path))
+        for job in jobs:
+            params = {**job.params, "upload_deleted": stamp}
+            Job.objects.filter(pk=job.pk).update(params=params)
+            record_change(actor=None, obj=job, action=AuditAction.UPDATE, before={"upload": path},
+                          after={"upload": None, "upload_deleted": stamp}, verb=UPLOAD_DELETE_VERB, cause=cause)
+        default_storage.delete(path)
+    return len(jobs)
+
+
+def census_uploads_cleanup(*, now=None) -> dict:
+    """Delete stored uploads older than the retention whose jobs are neither queued nor running.
+
+    One listdir of the upload folder and the file times; the jobs are looked at only when some
+    file is old. Files of no job (a start that failed half way) are deleted the same way.
+    Returns {"deleted": [paths], "kept_in_use": n, "kept_recent": n}.
+    """
+    now = now or timezone.now()
+    cutoff = now - upload_retention()
+    outcome = {"deleted": [], "kept_in_use": 0, "kept_recent": 0}
+    try:
+        _folders, names = default_storage.listdir(STORAGE_DIR)
+    except FileNotFoundError:
+        return outcome  # nothing uploaded yet
+    old = []
+    for name in sorted(names):
+        path = f"{STORAGE_DIR}/{name}"
+        try:
+            modified = default_storage.get_modified_time(path)
+        except FileNotFoundError:
+            continue  # deleted meanwhile (a committed import, another cleanup)
+        if modified < cutoff:
+            old.append(path)
+        else:
+            outcome["kept_recent"] += 1
+    if not old:
+        return outcome
+    in_use = {job.params.get("path") for job in
+              Job.objects.filter(kind=JOB_KIND, status__in=ACTIVE_STATUSES).only("params")}
+    hours = settings.CENSUS_UPLOAD_RETENTION_HOURS
+    for path in old:
+        if path in in_use:
+            outcome["kept_in_use"] += 1
+            continue
+        upload_delete(path=path, reason="retention", now=now,
+                      cause=f"census upload retention ({hours} h): older than {cutoff.isoformat(timespec='seconds')}")
+        outcome["deleted"].append(path)
+    return outcome
+
+
+def _cleanup_in_passing() -> None:
+    """Each new upload tidies up old ones; a storage problem here never stops the upload."""
+    try:
+        census_uploads_cleanup()
+    except (OSError, NotImplementedError):
+        logger.exception("census upload cleanup failed")
 
 
 def job_report(job: Job) -> dict | None:
