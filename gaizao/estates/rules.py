@@ -163,20 +163,33 @@ def evaluate_eligibility(facts: EstateFacts, rules: Rules) -> tuple[str, list[di
     return verdict, reasons, route
 
 
+def age_points(built_year: int | None, rules: Rules) -> Decimal:
+    if built_year is None or built_year > rules.cutoff_year:
+        return Decimal(0)
+    years = rules.cutoff_year + 1 - built_year
+    return rules.w_age * min(Decimal(1), Decimal(years) / Decimal(max(1, rules.age_full_years)))
+
+
+def deficiency_points(basic_items: int, improvement_items: int, enhancement_items: int,
+                      rules: Rules) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """(basic, improvement, enhancement, capped sum) in points."""
+    basic = rules.w_basic_item * basic_items
+    improvement = rules.w_improvement_item * improvement_items
+    enhancement = rules.w_enhancement_item * enhancement_items
+    return basic, improvement, enhancement, min(rules.deficiency_cap, basic + improvement + enhancement)
+
+
+def willingness_points(willingness, rules: Rules) -> Decimal:
+    return Decimal(0) if willingness is None else rules.w_willingness * Decimal(willingness) / Decimal(100)
+
+
 def priority(facts: EstateFacts, rules: Rules) -> tuple[Decimal, dict]:
     """The weighted score and its parts (each part in points; `total` is their sum)."""
-    if facts.built_year is None or facts.built_year > rules.cutoff_year:
-        age = Decimal(0)
-    else:
-        years = rules.cutoff_year + 1 - facts.built_year
-        age = rules.w_age * min(Decimal(1), Decimal(years) / Decimal(max(1, rules.age_full_years)))
+    age = age_points(facts.built_year, rules)
     counts = facts.deficiency_counts or {}
-    basic = rules.w_basic_item * counts.get(BASIC, 0)
-    improvement = rules.w_improvement_item * counts.get(IMPROVEMENT, 0)
-    enhancement = rules.w_enhancement_item * counts.get(ENHANCEMENT, 0)
-    deficiencies = min(rules.deficiency_cap, basic + improvement + enhancement)
-    willingness = Decimal(0) if facts.willingness is None else (
-        rules.w_willingness * Decimal(facts.willingness) / Decimal(100))
+    basic, improvement, enhancement, deficiencies = deficiency_points(
+        counts.get(BASIC, 0), counts.get(IMPROVEMENT, 0), counts.get(ENHANCEMENT, 0), rules)
+    willingness = willingness_points(facts.willingness, rules)
     housing = rules.w_priority_housing if facts.housing_type in rules.priority_housing_types else Decimal(0)
     hazard = rules.w_hazard if facts.has_precast_slab_hazard else Decimal(0)
     parts = {"age": age, "basic": basic, "improvement": improvement, "enhancement": enhancement,
@@ -191,6 +204,80 @@ def evaluate(facts: EstateFacts, rules: Rules) -> Outcome:
     verdict, reasons, route = evaluate_eligibility(facts, rules)
     score, breakdown = priority(facts, rules)
     return Outcome(verdict, reasons, route, score, breakdown)
+
+
+class MemoisedEvaluator:
+    """`evaluate` for many estates under one set of rules, as the JSON text the database stores.
+
+    200,000 imported estates share few ages, deficiency counts and willingness values, so each part
+    is computed once per distinct input; `tests/estates/test_rules_memoised.py` holds the results
+    equal to `evaluate` on generated facts and rules.
+    """
+
+    _CACHE_LIMIT = 100_000
+
+    def __init__(self, rules: Rules, *, dumps):
+        self.rules = rules
+        self.dumps = dumps  # how the caller writes JSON (the stored text must match its other writes)
+        self._eligibility: dict[tuple, tuple[str, str, str]] = {}
+        self._age: dict = {}
+        self._deficiencies: dict = {}
+        self._willingness: dict = {}
+        rules_ = rules
+        self._housing = {True: (rules_.w_priority_housing, _float_text(rules_.w_priority_housing)),
+                         False: (Decimal(0), _float_text(Decimal(0)))}
+        self._hazard = {True: (rules_.w_hazard, _float_text(rules_.w_hazard)),
+                        False: (Decimal(0), _float_text(Decimal(0)))}
+
+    def __call__(self, built_year, housing_type, in_shantytown_plan, in_historic_district,
+                 has_precast_slab_hazard, willingness, counts: tuple[int, int, int]):
+        """(eligibility, reasons JSON, route, score, breakdown JSON)."""
+        rules = self.rules
+        priority_housing = housing_type in rules.priority_housing_types
+        key = (built_year, housing_type, bool(in_shantytown_plan), bool(in_historic_district),
+               bool(has_precast_slab_hazard), counts, willingness if rules.min_willingness is not None else None)
+        verdict = self._eligibility.get(key)
+        if verdict is None:
+            facts = EstateFacts(built_year=built_year, housing_type=housing_type,
+                                in_shantytown_plan=bool(in_shantytown_plan),
+                                in_historic_district=bool(in_historic_district),
+                                has_precast_slab_hazard=bool(has_precast_slab_hazard), willingness=willingness,
+                                deficiency_counts={BASIC: counts[0], IMPROVEMENT: counts[1], ENHANCEMENT: counts[2]})
+            eligibility, reasons, route = evaluate_eligibility(facts, rules)
+            verdict = (eligibility, self.dumps(reasons), route)
+            self._remember(self._eligibility, key, verdict)
+        age = self._age.get(built_year)
+        if age is None:
+            points = age_points(built_year, rules)
+            age = (points, _float_text(points))
+            self._remember(self._age, built_year, age)
+        deficiencies = self._deficiencies.get(counts)
+        if deficiencies is None:
+            parts = deficiency_points(*counts, rules)
+            deficiencies = (parts[3], ", ".join(f'"{name}": {_float_text(value)}' for name, value in zip(
+                ("basic", "improvement", "enhancement", "deficiencies"), parts, strict=True)))
+            self._remember(self._deficiencies, counts, deficiencies)
+        will = self._willingness.get(willingness)
+        if will is None:
+            points = willingness_points(willingness, rules)
+            will = (points, _float_text(points))
+            self._remember(self._willingness, willingness, will)
+        housing = self._housing[priority_housing]
+        hazard = self._hazard[bool(has_precast_slab_hazard)]
+        total = _q(age[0] + deficiencies[0] + will[0] + housing[0] + hazard[0])
+        breakdown = (f'{{"age": {age[1]}, {deficiencies[1]}, "willingness": {will[1]}, '
+                     f'"housing_type": {housing[1]}, "hazard": {hazard[1]}, "total": {float(total)!r}}}')
+        return verdict[0], verdict[1], verdict[2], total, breakdown
+
+    def _remember(self, cache: dict, key, value) -> None:
+        if len(cache) >= self._CACHE_LIMIT:
+            cache.clear()
+        cache[key] = value
+
+
+def _float_text(points: Decimal) -> str:
+    """A part of the breakdown as `json.dumps` writes `float(_q(points))`."""
+    return repr(float(_q(points)))
 
 
 _TEXT_CACHE: dict[tuple, str] = {}
