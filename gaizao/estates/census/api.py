@@ -31,7 +31,8 @@ class EstateImportCreateApi(APIView):
     """Upload a census sheet; a job checks it and (unless `dry_run`) imports it.
 
     Follow the job at `GET /api/v1/jobs/{id}/`: its `result` has the counts (created, updated,
-    unchanged, skipped) and the errors (sheet, row, column, cell, value, reason). A commit with
+    unchanged, skipped; `buildings_*` and `households_*` for the 楼栋 and 住户 sheets) and the errors
+    (sheet, row, column, cell, value, reason; owners' phones masked). A commit with
     invalid rows fails and writes nothing; `valid_only` imports the valid rows and skips the rest.
     """
 

@@ -1,5 +1,5 @@
-"""The error list of an import as an xlsx: a list of problems, and the checked sheet again with
-each bad cell filled red and its reason in a comment, so a county can fix the file where it is."""
+"""The error list of an import as an xlsx: a list of problems, and each checked sheet with problems
+again with each bad cell filled red and its reason in a comment, so a county can fix the file where it is."""
 
 from __future__ import annotations
 
@@ -46,20 +46,33 @@ def error_workbook(report: dict, data: bytes | None) -> bytes:
 
 
 def _copy_with_marks(workbook, report, data, errors, bad_format) -> None:
+    """Each checked sheet with problems (the estate sheet, the building and household sheets) again,
+    its bad cells marked; owners' phones are copied masked."""
+    from .buildings import INDEX, masked_value
     from .columns import HEADER_INDEX
 
     try:
         book = open_book(data)
     except Exception:  # the file was readable when checked; if not now, the list alone must do
         return
-    sheet = next((s for s in book.sheets if s.name == report.get("sheet")), None)
-    if sheet is None:
-        return
+    indexes = {report.get("sheet"): HEADER_INDEX}
+    for kind, info in (report.get("further_sheets") or {}).items():
+        if kind in INDEX:
+            indexes[info.get("sheet")] = INDEX[kind]
+    with_errors = {e.get("sheet") for e in errors}
+    for sheet in book.sheets:
+        if sheet.name in indexes and sheet.name in with_errors:
+            _copy_sheet(workbook, sheet, indexes[sheet.name], [e for e in errors if e.get("sheet") == sheet.name],
+                        bad_format, masked_value)
+
+
+def _copy_sheet(workbook, sheet, index, errors, bad_format, masked_value) -> None:
     marks: dict[tuple[int, int], list[str]] = {}
-    table = locate_table(sheet, HEADER_INDEX)
+    table = locate_table(sheet, index)
     if table is None:
         return
     by_header = {h: table.fields[f] for f, h in table.headers.items()}
+    field_of = {col: f for f, col in table.fields.items()}
     for e in errors:
         col = by_header.get(e.get("column"))
         if col is not None:
@@ -73,7 +86,7 @@ def _copy_with_marks(workbook, report, data, errors, bad_format) -> None:
         if number > COPY_LIMIT:
             break
         for col, value in enumerate(cells):
-            text = _cell_text(value)
+            text = _cell_text(masked_value(field_of.get(col, ""), value))
             reasons = marks.get((number, col))
             if reasons:
                 out.write_string(number - 1, col + table.col_offset, text, bad_format)

@@ -1,7 +1,8 @@
-"""The census template: Chinese headers, data-validation lists and one example row.
+"""The census template: Chinese headers, data-validation lists and one example row, on the estate
+sheet (小区) and on the building (楼栋) and household (住户) sheets.
 
-The example row's name starts with 示例, and the importer skips such rows, so a county can fill
-the template in below it and upload it as it is.
+The example rows' estate name starts with 示例, and the importer skips such rows, so a county can
+fill the template in below them and upload it as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from gaizao.estates.models import CatalogueItem, ContentClass
 from gaizao.regions.models import Region, RegionLevel
 
+from .buildings import BUILDING_COLUMNS, BUILDING_SHEET, HOUSEHOLD_COLUMNS, HOUSEHOLD_SHEET, STRUCTURE_LABELS
 from .columns import COLUMNS, ESTATE_SHEET, HOUSING_LABELS, MANAGEMENT_LABELS, MIN_BUILT_YEAR, NO, YES
 
 EXAMPLE_PREFIX = "示例"
@@ -33,6 +35,12 @@ NOTES = (
     "经度、纬度：十进制度数（如 120.1234、30.2567），两者同时填写或同时留空。",
     "以“示例”开头的小区名称所在行不会导入。",
     "同一文件再次导入不会重复登记：已存在的小区只更新有变化的内容。",
+    "“楼栋”“住户”工作表可不填；填写时每行一个楼栋或一户，整个文件（小区、楼栋、住户）有任何错误则全部不导入。",
+    "楼栋、住户所属小区：填小区编码，或填小区名称和县（市、区）、街道（乡镇）、社区（与“小区”表相同）；"
+    "小区可以是系统中已有的，也可以是同一文件“小区”表中新填的。",
+    "楼栋按“小区＋楼栋号”匹配，住户按“楼栋＋单元＋室号”匹配：已存在的只更新有变化的内容。",
+    "住户的楼栋必须在“楼栋”表中或系统中已有；所在楼层不能高于楼栋层数。结构填 砖混/框架/剪力墙/砖木/其他。",
+    "联系电话：手机 11 位或带区号的固定电话，可含空格、横线、括号或 +86；系统只保存数字，页面显示时隐去中间几位。",
 )
 
 
@@ -67,6 +75,18 @@ def example_row(county: Region | None) -> dict[str, object]:
     }
 
 
+def example_building(sample: dict) -> dict[str, object]:
+    return {"estate_code": "", "estate_name": sample["name"], "county": sample["county"], "street": sample["street"],
+            "community": sample["community"], "number": "1", "floors": 6, "units": 2, "households": 24,
+            "has_elevator": NO, "structure": STRUCTURE_LABELS["brick_concrete"], "built_year": 1995}
+
+
+def example_household(sample: dict) -> dict[str, object]:
+    return {"estate_code": "", "estate_name": sample["name"], "county": sample["county"], "street": sample["street"],
+            "community": sample["community"], "building": "1", "unit": "1", "room": "101", "floor": 1,
+            "floor_area": 56.5, "owner_name": "张三", "owner_phone": "13800000000"}
+
+
 def write_template(target, *, counties: list[Region] | None = None) -> None:
     """Write the template to a path or a binary file object. `counties` fill the county list
     (default: every active county of the province)."""
@@ -81,6 +101,8 @@ def write_template(target, *, counties: list[Region] | None = None) -> None:
     percent = workbook.add_format({"italic": True, "font_color": "#7F7F7F", "num_format": "0%"})
 
     sheet = workbook.add_worksheet(ESTATE_SHEET)
+    building_sheet = workbook.add_worksheet(BUILDING_SHEET)
+    household_sheet = workbook.add_worksheet(HOUSEHOLD_SHEET)
     notes = workbook.add_worksheet("填表说明")
     catalogue_sheet = workbook.add_worksheet("改造内容清单")
     lists = workbook.add_worksheet(LISTS_SHEET)
@@ -91,6 +113,7 @@ def write_template(target, *, counties: list[Region] | None = None) -> None:
         "housing_type": list(HOUSING_LABELS.values()),
         "management_mode": list(MANAGEMENT_LABELS.values()),
         "yes_no": [YES, NO],
+        "structure": list(STRUCTURE_LABELS.values()),
     }
     ranges = {}
     for col, (key, items) in enumerate(list_columns.items()):
@@ -121,6 +144,22 @@ def write_template(target, *, counties: list[Region] | None = None) -> None:
             sheet.write_number(1, col, value, example)
         elif value:
             sheet.write_string(1, col, value, example)
+    for further, columns, values in ((building_sheet, BUILDING_COLUMNS, example_building(sample)),
+                                     (household_sheet, HOUSEHOLD_COLUMNS, example_household(sample))):
+        for col, spec in enumerate(columns):
+            label = f"{spec.header}*" if spec.required else spec.header
+            further.write_string(0, col, label, required if spec.required else bold)
+            further.set_column(col, col, 18 if spec.field == "estate_name" else 12)
+            validation = _further_validation(spec.field, ranges, max_year)
+            if validation:
+                further.data_validation(1, col, last, col, validation)
+            value = values[spec.field]
+            if isinstance(value, int | float):
+                further.write_number(1, col, value, example)
+            elif value:
+                further.write_string(1, col, value, example)
+        further.freeze_panes(1, 2)
+        further.set_row(0, 32)
 
     notes.set_column(0, 0, 110)
     notes.write_string(0, 0, "城镇老旧小区调查摸底表 · 填表说明", bold)
@@ -162,6 +201,25 @@ def _validation(field: str, ranges: dict, max_year: int) -> dict | None:
         return {"validate": "decimal", "criteria": "between", "minimum": 3, "maximum": 54, "error_type": "warning"}
     if field == "deficiencies":
         return {"validate": "any", "input_title": "主要问题", "input_message": "见“改造内容清单”，多项用、分隔"}
+    return None
+
+
+def _further_validation(field: str, ranges: dict, max_year: int) -> dict | None:
+    """Validations of the building and household sheets (the estate columns as in the estate sheet)."""
+    if field == "has_elevator":
+        return {"validate": "list", "source": ranges["yes_no"], "error_type": "warning"}
+    if field == "structure":
+        return {"validate": "list", "source": ranges["structure"], "error_type": "warning"}
+    if field in ("floors", "units", "households"):
+        return {"validate": "integer", "criteria": ">=", "value": 0, "error_type": "warning"}
+    if field == "floor":
+        return {"validate": "integer", "criteria": "between", "minimum": -5, "maximum": 200, "error_type": "warning"}
+    if field == "floor_area":
+        return {"validate": "decimal", "criteria": ">=", "value": 0, "error_type": "warning"}
+    if field == "owner_phone":
+        return {"validate": "any", "input_title": "联系电话", "input_message": "13812345678、0571-87654321"}
+    if field in ("county", "built_year"):
+        return _validation(field, ranges, max_year)
     return None
 
 

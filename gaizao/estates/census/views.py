@@ -25,6 +25,9 @@ from .selectors import export_queryset
 from .template import template_bytes
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# what a commit would write: estates, buildings and households created or changed
+WRITE_COUNTS = ("created", "updated", "buildings_created", "buildings_updated", "households_created",
+                "households_updated")
 
 
 def _attachment(content: bytes, filename: str, content_type: str) -> HttpResponse:
@@ -110,7 +113,7 @@ def import_detail(request, pk: int):
     context = {
         "job": job, "report": report, "JobStatus": JobStatus,
         "can_commit": bool(report and report.get("dry_run") and job.status == JobStatus.SUCCEEDED
-                           and can_import(request.user) and (report.get("created") or report.get("updated"))),
+                           and can_import(request.user) and any(report.get(k) for k in WRITE_COUNTS)),
         "errors": (report or {}).get("errors", [])[:500],
     }
     template = "census/_import_status.html" if request.htmx else "census/import_detail.html"

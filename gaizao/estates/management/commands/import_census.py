@@ -1,4 +1,5 @@
-"""`gaizao import-census FILE [--dry-run] [--valid-only] [--user NAME]`: check and import a census sheet.
+"""`gaizao import-census FILE [--dry-run] [--valid-only] [--user NAME]`: check and import a census file
+(the estate sheet, and the building and household sheets when it has them).
 
 Prints the summary, or the error list and exits non-zero. Without --user the import runs as the
 system with the whole province in reach.
@@ -57,6 +58,10 @@ class Command(BaseCommand):
                               f"{report['rows']} rows")
             self.stdout.write(f"created {report['created']}, updated {report['updated']}, unchanged "
                               f"{report['unchanged']}, skipped {report['skipped']} ({what} written)")
+            for kind, sheet in report.get("further_sheets", {}).items():
+                self.stdout.write(f"{kind} (sheet {sheet['sheet']}, {sheet['rows']} rows): created "
+                                  f"{report[kind + '_created']}, updated {report[kind + '_updated']}, unchanged "
+                                  f"{report[kind + '_unchanged']}")
             for e in report["errors"]:
                 self.stderr.write(f"{e['sheet']}!{e['cell'] or e['row']}\t第{e['row']}行\t{e['column']}\t"
                                   f"{e['value']!r}\t{e['reason']}")
