@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
@@ -40,11 +41,13 @@ from gaizao.estates import services as estate_services
 from gaizao.estates.models import (
     CatalogueItem,
     ContentClass,
+    Eligibility,
     Estate,
     EstateStatus,
     HousingType,
     ManagementMode,
 )
+from gaizao.estates.rules import BASIC, ENHANCEMENT, IMPROVEMENT, MemoisedEvaluator
 from gaizao.regions.models import Region, RegionLevel
 
 from . import values as v
@@ -162,10 +165,59 @@ class Catalogue:
         self.items = {i.pk: i for i in CatalogueItem.objects.all()}
         self.lookup: dict[str, int] = {}
         self.fast: dict[str, int | None] = {}
+        self.exact: dict[str, int | None] = {"": None}  # a cell's part as written → item id (None: no item)
         for item in sorted(self.items.values(), key=lambda i: (not i.is_active, i.sort)):
             for spelling in (item.name, item.code, item.name_en, *(item.synonyms or [])):
                 if spelling:
                     self.lookup.setdefault(name_key(spelling), item.pk)
+        for key, pk in self.lookup.items():
+            self.exact.setdefault(key, pk)
+
+    def cell_ids(self, raw) -> tuple[int, ...]:
+        """The item ids of a 主要问题 cell (as `ids(parse_items(raw))`). A cell whose parts are all
+        spellings seen before is split and looked up directly; others take the full path."""
+        if type(raw) is str:
+            exact = self.exact
+            found = set()
+            for part in v.ITEM_SEPARATORS.split(raw):
+                pk = exact.get(part, 0)
+                if pk == 0:
+                    break
+                if pk is not None:
+                    found.add(pk)
+            else:
+                return tuple(sorted(found))
+        ids = self.ids(v.parse_items(raw))
+        if type(raw) is str:  # remember how this cell spelled its items
+            for part in v.ITEM_SEPARATORS.split(raw):
+                text = part.strip(v.EDGE_SPACES)
+                pk = self.lookup.get(name_key(text)) if text else None
+                if pk is not None or not text:  # (a blank word such as 无数据 is an item only as the whole cell)
+                    self.exact[part] = pk
+        return ids
+
+    def column_ids(self, column: list) -> list | None:
+        """`cell_ids` of every cell of a column without an error, else None (the caller then parses
+        cell by cell to report the errors)."""
+        lookup, split, out = self.exact.__getitem__, v.ITEM_SEPARATORS.split, []
+        for cell in column:
+            if type(cell) is str:
+                try:
+                    found = set(map(lookup, split(cell)))
+                except KeyError:
+                    pass
+                else:
+                    found.discard(None)
+                    out.append(tuple(sorted(found)))
+                    continue
+            elif cell is None:
+                out.append(())
+                continue
+            try:
+                out.append(self.cell_ids(cell))
+            except v.ValueProblem:
+                return None
+        return out
 
     def ids(self, names: list[str]) -> tuple[int, ...]:
         found, unknown = [], []
@@ -245,8 +297,7 @@ def build_parsers(headers: dict[str, str], catalogue: Catalogue) -> dict[str, Ca
         value = v.parse_percent(raw)
         return value
 
-    def items(raw):
-        return catalogue.ids(v.parse_items(raw))
+    items = catalogue.cell_ids
 
     return {
         "code": _text(32),
@@ -275,7 +326,26 @@ def build_parsers(headers: dict[str, str], catalogue: Catalogue) -> dict[str, Ca
     }
 
 
-@dataclass
+def build_column_parsers(headers: dict[str, str], catalogue: Catalogue) -> dict[str, Callable]:
+    """Whole-column fast paths (see `values.text_column`) for the columns that hardly repeat a value;
+    each gives None when its column needs the cell-by-cell parsers of `build_parsers`."""
+    paths = {
+        "deficiencies": catalogue.column_ids,
+        "code": lambda column: v.text_column(column, max_length=32),
+        "name": lambda column: v.text_column(column, max_length=128),
+        "address": lambda column: v.text_column(column, max_length=256),
+        "longitude": lambda column: v.decimal_column(column, places=6, min_value=BOUNDS["longitude"][0],
+                                                     max_value=BOUNDS["longitude"][1]),
+        "latitude": lambda column: v.decimal_column(column, places=6, min_value=BOUNDS["latitude"][0],
+                                                    max_value=BOUNDS["latitude"][1]),
+    }
+    if "万" not in headers.get("floor_area", ""):
+        low, high = BOUNDS["floor_area"]
+        paths["floor_area"] = lambda column: v.decimal_column(column, places=2, min_value=low, max_value=high)
+    return paths
+
+
+@dataclass(slots=True)
 class Row:
     """One valid census row, ready to write: values in VALUE_FIELDS order."""
 
@@ -286,6 +356,7 @@ class Row:
     values: tuple
     deficiencies: tuple[int, ...] | None  # None: the column is absent (left alone on update)
     present: frozenset[str]
+    name_key: str = ""  # `name_key` of the name, for matching
 
 
 @dataclass
@@ -311,6 +382,20 @@ class Report:
     unknown_headers: list[str] = field(default_factory=list)
     preview: dict = field(default_factory=lambda: {"created": [], "updated": [], "unchanged": []})
     estate_codes: list[str] = field(default_factory=list)
+    # the building (楼栋) and household (住户) sheets, see `buildings.py`; counts of valid and invalid rows
+    # and of examples above are over all sheets
+    further_sheets: dict = field(default_factory=dict)  # "buildings"/"households" -> sheet, header_row, rows
+    buildings_created: int = 0
+    buildings_updated: int = 0
+    buildings_unchanged: int = 0
+    households_created: int = 0
+    households_updated: int = 0
+    households_unchanged: int = 0
+    preview_buildings: dict = field(default_factory=lambda: {"created": [], "updated": []})
+    preview_households: dict = field(default_factory=lambda: {"created": [], "updated": []})
+
+    def count(self, name: str, n: int = 1) -> None:
+        setattr(self, name, getattr(self, name) + n)
 
     def as_dict(self) -> dict:
         return {
@@ -321,13 +406,20 @@ class Report:
             "examples": self.examples,
             "error_count": self.error_count, "errors": self.errors, "warnings": self.warnings,
             "unknown_headers": self.unknown_headers, "preview": self.preview,
+            "further_sheets": self.further_sheets,
+            "buildings_created": self.buildings_created, "buildings_updated": self.buildings_updated,
+            "buildings_unchanged": self.buildings_unchanged, "households_created": self.households_created,
+            "households_updated": self.households_updated, "households_unchanged": self.households_unchanged,
+            "preview_buildings": self.preview_buildings, "preview_households": self.preview_households,
         }
 
-    def error(self, *, row: int, column: str, cell: str, value, reason: str) -> None:
+    def error(self, *, row: int, column: str, cell: str, value, reason: str, sheet: str | None = None) -> None:
+        """One problem; `sheet` defaults to the estate sheet. Callers mask what must not be shown
+        (owners' phones) before passing `value`."""
         self.error_count += 1
         if len(self.errors) < ERROR_CAP:
             text = v.clean_text(value) if value is not None else ""
-            self.errors.append({"sheet": self.sheet, "row": row, "column": column, "cell": cell,
+            self.errors.append({"sheet": sheet or self.sheet, "row": row, "column": column, "cell": cell,
                                 "value": text[:100], "reason": str(reason)})
 
 
@@ -337,35 +429,53 @@ class Report:
 
 def census_import(*, actor, data: bytes, filename: str = "", dry_run: bool = True, valid_only: bool = False,
                   progress: ProgressCallback | None = None, cause: str = "", scope: Scope | None = None) -> dict:
-    """Check a census file and (unless `dry_run`) write it; see the module's docstring."""
+    """Check a census file and (unless `dry_run`) write it; see the module's docstring. Its building
+    (楼栋) and household (住户) sheets, when it has them, are checked and written with the estates, all
+    or nothing (`buildings.py`)."""
     report_progress = progress or (lambda pct, msg: None)
     scope = scope or _scope_of(actor)
     report = Report(filename=filename, dry_run=dry_run, valid_only=valid_only)
+    from . import buildings  # the building and household sheets (that module imports this one)
+
     report_progress(2, _("Reading the file"))
     book = open_book(data, filename=filename)
     report.kind = book.kind
-    table = _find_table(book)
-    report.sheet, report.header_row = table.sheet, table.header_row
-    report.unknown_headers = table.unknown_headers[:50]
-    if table.duplicate_headers:
-        report.warnings.append(_("These headers appear twice; the first column of each was used: %(h)s")
-                               % {"h": "、".join(table.duplicate_headers[:10])})
-    missing = [COLUMN_BY_FIELD[f].header for f in ("name", "county", "street", "built_year")
-               if f not in table.fields]
-    if missing:
-        raise CensusFileError(
-            _("Sheet %(sheet)s (header in row %(row)d) lacks the required columns: %(columns)s")
-            % {"sheet": table.sheet, "row": table.header_row, "columns": "、".join(missing)},
-            fields={"missing_columns": missing, "sheet": table.sheet, "header_row": table.header_row})
-
+    sheets = buildings.find_sheets(book, _find_table)
+    report.warnings.extend(sheets.warnings)
+    table = sheets.estate  # None: the file has only building and household sheets
     resolver, catalogue = RegionResolver(), Catalogue()
-    rows = _parse_rows(table, report, resolver, catalogue, scope, report_progress)
-    report_progress(55, _("Checked %(n)d rows") % {"n": report.rows})
-    if report.rows == 0:
-        raise CensusFileError(_("Sheet %(sheet)s has a header row but no estates below it.") % {"sheet": table.sheet},
-                              fields={"sheet": table.sheet, "header_row": table.header_row})
-    plan = _plan(rows, report, table, scope, catalogue)
-    report.valid_rows = len(plan.rows_ok)
+    plan = Plan()
+    if table is not None:
+        report.sheet, report.header_row = table.sheet, table.header_row
+        report.unknown_headers = table.unknown_headers[:50]
+        if table.duplicate_headers:
+            report.warnings.append(_("These headers appear twice; the first column of each was used: %(h)s")
+                                   % {"h": "、".join(table.duplicate_headers[:10])})
+        missing = [COLUMN_BY_FIELD[f].header for f in ("name", "county", "street", "built_year")
+                   if f not in table.fields]
+        if missing:
+            raise CensusFileError(
+                _("Sheet %(sheet)s (header in row %(row)d) lacks the required columns: %(columns)s")
+                % {"sheet": table.sheet, "row": table.header_row, "columns": "、".join(missing)},
+                fields={"missing_columns": missing, "sheet": table.sheet, "header_row": table.header_row})
+
+        rows = _parse_rows(table, report, resolver, catalogue, scope, report_progress)
+        report_progress(55, _("Checked %(n)d rows") % {"n": report.rows})
+        if report.rows == 0 and not sheets.further:
+            raise CensusFileError(_("Sheet %(sheet)s has a header row but no estates below it.")
+                                  % {"sheet": table.sheet},
+                                  fields={"sheet": table.sheet, "header_row": table.header_row})
+        plan = _plan(rows, report, table, scope, catalogue)
+        report.valid_rows = len(plan.rows_ok)
+    further = None
+    if sheets.further:
+        report_progress(58, _("Checking the building and household sheets"))
+        further = buildings.plan_further(sheets, report, plan, resolver, scope)
+        report.valid_rows += further.valid_rows
+        if report.rows == 0 and further.rows == 0:
+            raise CensusFileError(_("The file has header rows but no rows to import below them (rows starting "
+                                    "with 示例 are examples and are skipped)."),
+                                  fields={"sheets": [t.sheet for t in (table, *sheets.further.values()) if t]})
     if report.error_count and not valid_only:
         if not dry_run:
             report.committed = False
@@ -378,7 +488,14 @@ def census_import(*, actor, data: bytes, filename: str = "", dry_run: bool = Tru
         return report.as_dict()
     report_progress(65, _("Writing %(n)d estates") % {"n": len(plan.creates) + len(plan.updates)})
     cause = cause or f"census import {filename}"[:200]
-    _write(plan, actor=actor, cause=cause, catalogue=catalogue, progress=report_progress)
+    with transaction.atomic():  # estates, buildings and households: all or nothing
+        if report.rows:
+            _write(plan, actor=actor, cause=cause, catalogue=catalogue, progress=report_progress)
+        if further is not None:
+            report_progress(96, _("Writing %(b)d buildings and %(h)d households")
+                            % {"b": len(further.buildings_new) + len(further.buildings_changed),
+                               "h": len(further.households_new) + len(further.households_changed)})
+            buildings.write_further(further, actor=actor, cause=cause)
     report.committed = True
     report_progress(100, _("Imported"))
     return report.as_dict()
@@ -403,89 +520,161 @@ def _find_table(book) -> Table:
 
 def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogue: Catalogue, scope: Scope,
                 progress: ProgressCallback) -> list[Row]:
+    """Every data row parsed and checked. Column by column: each distinct value of a column is parsed
+    once (a census repeats its counties, years and yes/no a hundred thousand times), then the row
+    checks run over the parsed columns side by side."""
     parsers = build_parsers(table.headers, catalogue)
-    present = [(f, col, parsers[f]) for f, col in table.fields.items()]
-    present_names = frozenset(table.fields)
-    headers = {f: table.headers[f] for f in table.fields}
-    letters = {f: column_letter(col + table.col_offset) for f, col in table.fields.items()}
-    value_slots = [(name, i, DEFAULTS.get(name)) for i, name in enumerate(VALUE_FIELDS) if name in table.fields]
+    column_parsers = build_column_parsers(table.headers, catalogue)
+    fields = table.fields
+    headers = {f: table.headers[f] for f in fields}
+    letters = {f: column_letter(col + table.col_offset) for f, col in fields.items()}
+    lines, records = _data_rows(table, report, progress)
+    count = len(records)
+    short = count and min(map(len, records)) <= max(fields.values())
+    parsed: dict[str, list] = {}
+    raw_columns: dict[str, list] = {}
+    bad_rows: set[int] = set()
+    failed: dict[str, set[int]] = {}
+
+    def problem(i: int, name: str, reason: str, raw=None) -> None:
+        if raw is None:
+            column = raw_columns.get(name)
+            raw = column[i] if column is not None else ""
+        report.error(row=lines[i], column=headers.get(name, COLUMN_BY_FIELD[name].header),
+                     cell=f"{letters[name]}{lines[i]}" if name in letters else "", value=raw, reason=reason)
+        bad_rows.add(i)
+
+    for name, col in fields.items():
+        if short:
+            column = [cells[col] if col < len(cells) else None for cells in records]
+        else:
+            column = list(map(itemgetter(col), records))
+        raw_columns[name] = column
+        values = column_parsers[name](column) if name in column_parsers else None
+        problems = []
+        if values is None:
+            values, problems = _parse_column(column, parsers[name])
+        parsed[name] = values
+        failed[name] = {i for i, _reason in problems}
+        for i, reason in problems:
+            problem(i, name, reason)
+    progress(45, _("Checked the values of %(n)d rows") % {"n": count})
+
+    none = [None] * count
+    for name in ("name", "county", "street", "built_year"):
+        for i in _indexes_of_none(parsed[name]):
+            if i not in failed[name]:  # a value that failed to parse has its error already
+                problem(i, name, _("required"))
+    codes = parsed.get("code", none)
+    for i, code in enumerate(codes):
+        if code is not None and not CODE_PATTERN.match(code):
+            problem(i, "code", _("a code has letters, digits, - _ . only (at most 32)"))
+    if "buildings" in parsed and "buildings_with_elevator" in parsed:
+        for i, (b, e) in enumerate(zip(parsed["buildings"], parsed["buildings_with_elevator"], strict=True)):
+            if b and e and e > b:
+                problem(i, "buildings_with_elevator",
+                        _("more buildings with an elevator than buildings (%(n)d)") % {"n": b})
+    if "longitude" in parsed and "latitude" in parsed:
+        for i, (lon, lat) in enumerate(zip(parsed["longitude"], parsed["latitude"], strict=True)):
+            if (lon is None) != (lat is None):
+                problem(i, "latitude" if lat is None else "longitude", _("give both longitude and latitude, or neither"))
+
+    # regions: each distinct (county, street, community) is resolved and checked against the scope once
+    counties, streets = parsed.get("county", none), parsed.get("street", none)
+    communities = parsed.get("community", none)
+    places: dict = {}
+    regions: list = [None] * count
+    for i, key in enumerate(zip(counties, streets, communities, strict=True)):
+        if key[0] is None or key[1] is None:
+            continue
+        hit = places.get(key)
+        if hit is None:
+            hit = _resolve(resolver, *key)
+            hit = places[key] = (*hit, hit[1] is not None and scope.covers(hit[1].code, Action.CHANGE))
+        county, region, trouble, covered = hit
+        if trouble:
+            problem(i, trouble[0], trouble[1])
+        elif not covered:
+            problem(i, _outside_column(scope, region), _("outside your area: you may import only into %(area)s")
+                    % {"area": _area_names(scope, resolver)})
+        else:
+            regions[i] = (county, region)
+
+    report.invalid_rows += len(bad_rows)
+    value_columns = []
+    for name in VALUE_FIELDS:
+        column = parsed.get(name)
+        default = DEFAULTS.get(name)
+        if column is None:
+            value_columns.append(none)
+        elif default is None:
+            value_columns.append(column)
+        else:
+            value_columns.append([default if value is None else value for value in column])
+    present = frozenset(fields)
+    deficiencies = parsed.get("deficiencies")
     rows: list[Row] = []
+    for i, values in enumerate(zip(*value_columns, strict=True)):
+        if i in bad_rows:
+            continue
+        county, region = regions[i]
+        rows.append(Row(lines[i], codes[i], region, county, values,
+                        deficiencies[i] if deficiencies is not None else None, present, name_key(values[0])))
+    return rows
+
+
+def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tuple[list[int], list[list]]:
+    """(Excel row numbers, cells) of the rows to import: blank rows and the template's example rows skipped."""
     blank = v.is_blank
     name_col, code_col = table.fields.get("name"), table.fields.get("code")
-    region_cache: dict = {}
+    lines: list[int] = []
+    records: list[list] = []
     for line, cells in table.rows:
-        if not cells or all(c is None or c == "" or (isinstance(c, str) and blank(c)) for c in cells):
+        if not cells:
             continue
-        if name_col is not None and name_col < len(cells) and str(cells[name_col]).startswith(EXAMPLE_PREFIXES) and (
-                code_col is None or code_col >= len(cells) or v.is_blank(cells[code_col])):
+        first = cells[name_col] if name_col is not None and name_col < len(cells) else None
+        if type(first) is not str or not first or blank(first):
+            if all(c is None or c == "" or (isinstance(c, str) and blank(c)) for c in cells):
+                continue
+        elif first.startswith(EXAMPLE_PREFIXES) and (
+                code_col is None or code_col >= len(cells) or blank(cells[code_col])):
             report.examples += 1
             continue
-        report.rows += 1
-        if report.rows % 20000 == 0:
-            progress(5 + min(45, report.rows * 45 // 200_000), _("Read %(n)d rows") % {"n": report.rows})
-        parsed: dict = {}
-        bad = False
-        n = len(cells)
-        for name, col, parse in present:
-            raw = cells[col] if col < n else None
-            try:
-                parsed[name] = parse(raw)
-            except v.ValueProblem as exc:
-                bad = True
-                report.error(row=line, column=headers[name], cell=f"{letters[name]}{line}", value=raw,
-                             reason=exc.reason)
+        lines.append(line)
+        records.append(cells)
+        if len(records) % 50_000 == 0:
+            progress(5 + min(35, len(records) * 35 // 200_000), _("Read %(n)d rows") % {"n": len(records)})
+    report.rows = len(records)
+    return lines, records
 
-        def err(name, reason, raw=None, line=line, cells=cells, n=n):
-            report.error(row=line, column=headers.get(name, COLUMN_BY_FIELD[name].header),
-                         cell=f"{letters[name]}{line}" if name in letters else "",
-                         value=raw if raw is not None else (cells[table.fields[name]] if name in table.fields and
-                                                            table.fields[name] < n else ""),
-                         reason=reason)
 
-        for name in ("name", "county", "street", "built_year"):
-            if name not in parsed or parsed[name] is None:
-                if name in parsed:
-                    err(name, _("required"))
-                bad = True
-        region = county = None
-        if parsed.get("county") and parsed.get("street"):
-            key = (parsed["county"], parsed["street"], parsed.get("community"))
-            hit = region_cache.get(key)
-            if hit is None:
-                hit = _resolve(resolver, *key)
-                hit = (*hit, hit[1] is not None and scope.covers(hit[1].code, Action.CHANGE))
-                region_cache[key] = hit
-            county, region, problem, covered = hit
-            if problem:
-                err(problem[0], problem[1])
-                bad = True
-            elif not covered:
-                err(_outside_column(scope, region), _("outside your area: you may import only into %(area)s")
-                    % {"area": _area_names(scope, resolver)})
-                bad = True
-        code = parsed.get("code")
-        if code is not None and not CODE_PATTERN.match(code):
-            err("code", _("a code has letters, digits, - _ . only (at most 32)"))
-            bad = True
-        b, e = parsed.get("buildings"), parsed.get("buildings_with_elevator")
-        if b and e and e > b:
-            err("buildings_with_elevator", _("more buildings with an elevator than buildings (%(n)d)") % {"n": b})
-            bad = True
-        lon, lat = parsed.get("longitude"), parsed.get("latitude")
-        if (lon is None) != (lat is None) and ("longitude" in parsed and "latitude" in parsed):
-            err("latitude" if lat is None else "longitude", _("give both longitude and latitude, or neither"))
-            bad = True
-        if bad:
-            report.invalid_rows += 1
-            continue
-        values = [None] * len(VALUE_FIELDS)
-        for name, i, default in value_slots:
-            value = parsed[name]
-            values[i] = default if value is None else value
-        rows.append(Row(line=line, code=code, region=region, county=county, values=tuple(values),
-                        deficiencies=parsed.get("deficiencies", None) if "deficiencies" in parsed else None,
-                        present=present_names))
-    return rows
+def _parse_column(column: list, parse: Callable) -> tuple[list, list[tuple[int, str]]]:
+    """(parsed values, [(index, reason)]) of one column, parsing each distinct cell value once.
+
+    True and 1 are equal as dictionary keys but not as cells (a yes/no cell in a number column is an
+    error), so a column holding both booleans and numbers is keyed by (type, value)."""
+    kinds = set(map(type, column))
+    if bool in kinds and (int in kinds or float in kinds):
+        keys = list(zip(map(type, column), column, strict=True))
+        values, problems = _parse_column(keys, lambda key: parse(key[1]))
+        return values, problems
+    good: dict = {}
+    bad: dict = {}
+    for raw in set(column):
+        try:
+            good[raw] = parse(raw)
+        except v.ValueProblem as exc:
+            bad[raw] = exc.reason
+    values = list(map(good.get, column))
+    if not bad:
+        return values, []
+    return values, [(i, bad[raw]) for i, raw in enumerate(column) if raw in bad]
+
+
+def _indexes_of_none(values: list) -> list[int]:
+    if None not in values:
+        return []
+    return [i for i, value in enumerate(values) if value is None]
 
 
 def _outside_column(scope: Scope, region: Region) -> str:
@@ -550,6 +739,8 @@ class Plan:
     creates: list[tuple[Row, str]] = field(default_factory=list)  # (row, code)
     updates: list[tuple[Row, Existing, tuple, tuple]] = field(default_factory=list)  # row, old, new values, defs
     unchanged: int = 0
+    occupied_counties: set[int] = field(default_factory=set)  # counties that had estates before the import
+    ranked_counties: set[int] = field(default_factory=set)  # counties whose ranks the import computed itself
 
 
 def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue: Catalogue) -> Plan:
@@ -567,7 +758,7 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
     seen_names: dict[tuple[int, str], int] = {}
     unique: list[Row] = []
     for row in rows:
-        key = (row.region.pk, name_key(row.values[name_i]))
+        key = (row.region.pk, row.name_key)
         if row.code is not None and row.code in seen_codes:
             err(row, "code", row.code, _("the same code as row %(row)d") % {"row": seen_codes[row.code]})
         elif key in seen_names:
@@ -584,9 +775,10 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
     # what the database holds for these counties and codes
     county_ids = {row.county.pk for row in unique}
     existing_by_code, existing_by_name = _load_existing(county_ids, [r.code for r in unique if r.code])
+    plan.occupied_counties = {e.county_id for e in existing_by_code.values()}
     fresh_codes = _FreshCodes(unique)
     for row in unique:
-        key = (row.region.pk, name_key(row.values[name_i]))
+        key = (row.region.pk, row.name_key)
         match = None
         if row.code is not None:
             match = existing_by_code.get(row.code)
@@ -726,11 +918,38 @@ def _plain(value):
     return value
 
 
+_OTHER_HOUSING = HousingType.OTHER.value
+
+
+class _Deriver:
+    """Eligibility, reasons, route, score and breakdown of census values, as the database stores them
+    (one memoised evaluator per county's rules)."""
+
+    def __init__(self, catalogue: Catalogue, rules: dict, dumps):
+        self.class_of = {pk: item.content_class for pk, item in catalogue.items.items()}
+        self.evaluators = {code: MemoisedEvaluator(county_rules, dumps=dumps) for code, county_rules in rules.items()}
+        self.counts: dict[tuple, tuple[int, int, int]] = {}
+        self.slots = itemgetter(*(VALUE_FIELDS.index(name) for name in (
+            "built_year", "housing_type", "in_shantytown_plan", "in_historic_district", "has_precast_slab_hazard",
+            "willingness")))
+
+    def __call__(self, values: tuple, defs: tuple, county_code: str) -> tuple:
+        counts = self.counts.get(defs)
+        if counts is None:
+            classes = [self.class_of.get(pk) for pk in defs]
+            counts = self.counts[defs] = (classes.count(BASIC), classes.count(IMPROVEMENT),
+                                          classes.count(ENHANCEMENT))
+        year, housing, shantytown, historic, hazard, willingness = self.slots(values)
+        return self.evaluators[county_code](year, housing or _OTHER_HOUSING, shantytown, historic, hazard, willingness,
+                                            counts)
+
+
 def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: ProgressCallback) -> None:
     county_ids = {row.county.pk for row, *_rest in plan.creates} | {row.county.pk for row, *_r in plan.updates}
     county_ids |= {old.county_id for _row, old, *_r in plan.updates}
-    rules = estate_services.rules_by_county({row.county.code for row, *_r in (*plan.creates, *plan.updates)})
-    class_of = {pk: item.content_class for pk, item in catalogue.items.items()}
+    dumps = json.JSONEncoder(default=str, ensure_ascii=False, separators=(", ", ": ")).encode
+    derive = _Deriver(catalogue, estate_services.rules_by_county(
+        {row.county.code for row, *_r in (*plan.creates, *plan.updates)}), dumps)
     ops = connection.ops
     now = timezone.now()
     now_db = ops.adapt_datetimefield_value(now)
@@ -738,8 +957,8 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
     table = connection.ops.quote_name(meta.db_table)
     col = {f.name: connection.ops.quote_name(f.column) for f in meta.concrete_fields}
     derived_fields = ("eligibility", "eligibility_reasons", "rebuild_route", "priority_score", "priority_breakdown")
-    insert_fields = ("id", "code", "region", "county", *VALUE_FIELDS, *derived_fields, "status", "status_reason",
-                     "created_at", "updated_at")
+    insert_fields = ("id", "code", "region", "county", *VALUE_FIELDS, *derived_fields, "county_rank", "status",
+                     "status_reason", "created_at", "updated_at")
     insert_sql = (f"INSERT INTO {table} ({', '.join(col[f] for f in insert_fields)}) "
                   f"VALUES ({', '.join(['%s'] * len(insert_fields))})")
     update_fields = ("region", "county", *VALUE_FIELDS, *derived_fields, "updated_at")
@@ -747,22 +966,9 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                   f"WHERE {col['id']} = %s")
     through = Estate.deficiencies.through
     through_table = ops.quote_name(through._meta.db_table)
-    dumps = json.JSONEncoder(default=str, ensure_ascii=False, separators=(", ", ": ")).encode
-
-    def derived_params(values, defs, county):
-        out = estate_services.derived_values(dict(zip(VALUE_FIELDS, values, strict=True)), defs, class_of,
-                                             rules[county.code])
-        return (out["eligibility"], dumps(out["eligibility_reasons"]), out["rebuild_route"],
-                Decimal(out["priority_score"]).quantize(CENTS), dumps(out["priority_breakdown"]))
-
-    def value_params(values):
-        # the parsers already rounded every Decimal to its field's places; both database drivers take them
-        return values
-
     audit = _AuditWriter(actor=actor, cause=cause, now=now)
-    after_json = _AuditJson(catalogue)
     total = len(plan.creates) + len(plan.updates)
-    done = 0
+    eligible = Eligibility.ELIGIBLE.value
     with transaction.atomic():
         with connection.cursor() as cursor:
             if connection.vendor == "sqlite":
@@ -770,68 +976,103 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 cursor.execute("PRAGMA cache_size = -262144")
             new_ids = _reserve_ids(cursor, len(plan.creates))
             deferred = _defer_indexes(cursor, len(plan.creates))
+            filled: list[tuple] = []
 
-            def prepare(start):
-                """Rows, links and audit rows of one chunk (pure Python, no database)."""
-                params, links, entries = [], [], []
-                for offset, (row, code) in enumerate(plan.creates[start:start + CHUNK]):
-                    estate_id = new_ids[start + offset]
-                    values = _filled(row.values)
-                    defs = row.deficiencies or ()
-                    params.append((estate_id, code, row.region.pk, row.county.pk, *value_params(values),
-                                   *derived_params(values, defs, row.county), EstateStatus.SURVEYED.value, "",
-                                   now_db, now_db))
-                    links.extend((estate_id, item) for item in defs)
-                    entries.append(audit.row_json(estate_id, AuditAction.CREATE, row.values[0], row.region.code,
-                                                  None, after_json(values, row.region.code, defs)))
-                return params, links, entries
+            def created_estate_rows() -> list[tuple]:
+                filled.extend(_filled(row.values) for row, _code in plan.creates)
+                derived = [derive(filled[i], row.deficiencies or (), row.county.code)
+                           for i, (row, _code) in enumerate(plan.creates)]
+                ranks = _ranks_of_new_counties(plan, derived, eligible)
+                surveyed = EstateStatus.SURVEYED.value
+                return [(new_ids[i], code, row.region.pk, row.county.pk, *filled[i], *derived[i],
+                         ranks.get(i), surveyed, "", now_db, now_db) for i, (row, code) in enumerate(plan.creates)]
 
-            # the next chunk is prepared in a thread while this one is written (the driver lets go of
-            # the GIL while the database works)
-            starts = list(range(0, len(plan.creates), CHUNK))
+            def created_audit_rows() -> list[tuple]:
+                after_json = _AuditJson(catalogue)
+                return [audit.row_json(new_ids[i], AuditAction.CREATE, row.values[0], row.region.code, None,
+                                       after_json(filled[i], row.region.code, row.deficiencies or ()))
+                        for i, (row, _code) in enumerate(plan.creates)]
+
+            # Two threads: SQLite holds no GIL while it inserts the links (one statement over JSON; the
+            # foreign keys are checked at commit, so they may come before their estates) and while it
+            # builds indexes, so the estate rows and then the audit rows are made meanwhile. The estate
+            # inserts bind row by row under the GIL and run alone.
             with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(prepare, starts[0]) if starts else None
-                for i in range(len(starts)):
-                    params, links, entries = pending.result()
-                    if i + 1 < len(starts):
-                        pending = pool.submit(prepare, starts[i + 1])
-                    cursor.executemany(insert_sql, params)
-                    if links:
-                        _insert_links(cursor, through_table, links)
-                    audit.pending.extend(entries)
-                    audit.flush(cursor)
-                    done += len(params)
-                    progress(65 + 30 * done // max(1, total),
-                             _("Written %(n)d of %(total)d") % {"n": done, "total": total})
-            for sql in deferred:
+                estate_rows = pool.submit(created_estate_rows)
+                _insert_estate_links(cursor, through_table,
+                                     [(new_ids[i], row.deficiencies) for i, (row, _c) in enumerate(plan.creates)
+                                      if row.deficiencies])
+                for sql in deferred.get(through, []):
+                    cursor.execute(sql)
+                params = estate_rows.result()
+                for start in range(0, len(params), 4 * CHUNK):
+                    cursor.executemany(insert_sql, params[start:start + 4 * CHUNK])
+                    progress(65 + 20 * (start + 4 * CHUNK) // max(1, total),
+                             _("Written %(n)d of %(total)d") % {"n": min(len(params), start + 4 * CHUNK),
+                                                                "total": total})
+                del params
+                audit_rows = pool.submit(created_audit_rows)
+                for sql in deferred.get(Estate, []):
+                    cursor.execute(sql)
+                entries = audit_rows.result()
+            for start in range(0, len(entries), 4 * CHUNK):
+                cursor.executemany(audit.sql, entries[start:start + 4 * CHUNK])
+            del entries
+            for sql in deferred.get(AuditEntry, []):
                 cursor.execute(sql)
+            done = len(plan.creates)
+            progress(65 + 30 * done // max(1, total), _("Written %(n)d of %(total)d") % {"n": done, "total": total})
             for start in range(0, len(plan.updates), CHUNK):
                 chunk = plan.updates[start:start + CHUNK]
-                params = []
+                update_params = []
                 relink = []
                 for row, old, values, defs in chunk:
-                    params.append((row.region.pk, row.county.pk, *value_params(values),
-                                   *derived_params(values, defs, row.county), now_db, old.id))
+                    update_params.append((row.region.pk, row.county.pk, *values,
+                                          *derive(_filled(values), defs, row.county.code), now_db, old.id))
                     if defs != old.deficiencies:
                         relink.append((old.id, defs))
                     audit.add(old.id, AuditAction.UPDATE, values[0], row.region.code,
                               _audit_values(old.values, _region_stub(old.region_id), old.deficiencies, catalogue),
                               _audit_values(values, row.region, defs, catalogue))
-                cursor.executemany(update_sql, params)
+                cursor.executemany(update_sql, update_params)
                 if relink:
                     ids = [estate_id for estate_id, _defs in relink]
                     for s in range(0, len(ids), 900):
                         through.objects.filter(estate_id__in=ids[s:s + 900]).delete()
-                    links = [(estate_id, item) for estate_id, defs in relink for item in defs]
-                    if links:
-                        _insert_links(cursor, through_table, links)
+                    _insert_estate_links(cursor, through_table, [pair for pair in relink if pair[1]])
                 audit.flush(cursor)
                 done += len(chunk)
                 progress(65 + 30 * done // max(1, total), _("Written %(n)d of %(total)d") % {"n": done, "total": total})
-        estate_services.counties_rerank(county_ids)
+        estate_services.counties_rerank(county_ids - plan.ranked_counties)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size = -2000")  # back to SQLite's default for this connection
+
+
+def _ranks_of_new_counties(plan: Plan, derived: list[tuple], eligible: str) -> dict[int, int]:
+    """County ranks of new estates (index in `plan.creates` → rank) in counties that had no estates
+    before this import and get no updates, ranked here as `counties_rerank` would (score, then code),
+    so that those counties need no ranking pass over the table. SQLite only: its BINARY collation
+    orders codes as Python does; PostgreSQL's collation may not, so it always ranks in SQL."""
+    plan.ranked_counties = set()
+    if connection.vendor != "sqlite":
+        return {}
+    updated = {row.county.pk for row, *_r in plan.updates} | {old.county_id for _row, old, *_r in plan.updates}
+    by_county: dict[int, list[tuple]] = defaultdict(list)
+    for i, (row, code) in enumerate(plan.creates):
+        county = row.county.pk
+        if county in plan.occupied_counties or county in updated:
+            continue
+        by_county[county].append((derived[i][0] == eligible, derived[i][3], code, i))
+    ranks: dict[int, int] = {}
+    for county, members in by_county.items():
+        candidates = [m for m in members if m[0]]
+        candidates.sort(key=lambda m: m[2])
+        candidates.sort(key=lambda m: m[1], reverse=True)  # stable: score descending, then code ascending
+        for rank, member in enumerate(candidates, start=1):
+            ranks[member[3]] = rank
+        plan.ranked_counties.add(county)
+    return ranks
 
 
 CENTS = Decimal("0.01")
@@ -841,13 +1082,13 @@ CENTS = Decimal("0.01")
 REINDEX_MIN_ROWS = 20_000
 
 
-def _defer_indexes(cursor, creates: int) -> list[str]:
-    """Drop the secondary indexes that a large SQLite import would maintain row by row; returns the
-    statements that build them again (run in the same transaction, before anything reads them)."""
+def _defer_indexes(cursor, creates: int) -> dict:
+    """Drop the secondary indexes that a large SQLite import would maintain row by row; returns, per
+    model, the statements that build them again (run in the same transaction, before anything reads them)."""
     if connection.vendor != "sqlite" or creates < REINDEX_MIN_ROWS:
-        return []
+        return {}
     qn = connection.ops.quote_name
-    recreate = []
+    recreate = defaultdict(list)
     for model, new_rows in ((Estate, creates), (Estate.deficiencies.through, creates),
                             (AuditEntry, creates)):
         table = model._meta.db_table
@@ -858,7 +1099,7 @@ def _defer_indexes(cursor, creates: int) -> list[str]:
                        "AND sql IS NOT NULL", [table])
         for name, sql in cursor.fetchall():
             cursor.execute(f"DROP INDEX {qn(name)}")
-            recreate.append(sql)
+            recreate[model].append(sql)
     return recreate
 
 
@@ -880,16 +1121,18 @@ def _reserve_ids(cursor, count: int) -> list[int]:
     return list(range(highest + 1, highest + 1 + count))
 
 
-def _insert_links(cursor, through_table: str, links: list[tuple[int, int]]) -> None:
-    """Estate ↔ catalogue item links; on SQLite as one statement over a JSON array (no per-row binding)."""
+def _insert_estate_links(cursor, through_table: str, estate_items: list[tuple[int, tuple[int, ...]]]) -> None:
+    """Estate ↔ catalogue item links from (estate id, item ids); on SQLite as one statement over a JSON
+    array (no per-row binding, and SQLite works without holding the GIL)."""
     qn = connection.ops.quote_name
+    columns = f"{qn('estate_id')}, {qn('catalogueitem_id')}"
     if connection.vendor == "sqlite":
-        cursor.execute(f"INSERT INTO {through_table} ({qn('estate_id')}, {qn('catalogueitem_id')}) "
-                       f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(%s)",
-                       [json.dumps(links)])
+        cursor.execute(f"INSERT INTO {through_table} ({columns}) SELECT e.value ->> 0, i.value "
+                       f"FROM json_each(%s) AS e, json_each(e.value, '$[1]') AS i", [json.dumps(estate_items)])
         return
-    cursor.executemany(f"INSERT INTO {through_table} ({qn('estate_id')}, {qn('catalogueitem_id')}) "
-                       f"VALUES (%s, %s)", links)
+    links = [(estate_id, item) for estate_id, items in estate_items for item in items]
+    for start in range(0, len(links), 10 * CHUNK):
+        cursor.executemany(f"INSERT INTO {through_table} ({columns}) VALUES (%s, %s)", links[start:start + 10 * CHUNK])
 
 
 _encode_str = json.encoder.encode_basestring  # what json.dumps(…, ensure_ascii=False) writes for a str
