@@ -546,10 +546,12 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
 
     for name, col in fields.items():
         if short:
-            column = [cells[col] if col < len(cells) else None for cells in records]
+            raw_columns[name] = [cells[col] if col < len(cells) else None for cells in records]
         else:
-            column = list(map(itemgetter(col), records))
-        raw_columns[name] = column
+            raw_columns[name] = list(map(itemgetter(col), records))
+    del records  # the cells live on in their columns; the rows' lists would hold ~50 MB more
+    for name in fields:
+        column = raw_columns[name]
         values = column_parsers[name](column) if name in column_parsers else None
         problems = []
         if values is None:
@@ -900,7 +902,13 @@ class _FreshCodes:
 # writing
 
 
+_DEFAULT_SLOTS = tuple((i, DEFAULTS[name]) for i, name in enumerate(VALUE_FIELDS) if name in DEFAULTS)
+
+
 def _filled(values: tuple) -> tuple:
+    """The values with the model's defaults for blanks (the same tuple when nothing is blank)."""
+    if all(values[i] is not None for i, _default in _DEFAULT_SLOTS):
+        return values
     return tuple(DEFAULTS.get(name) if value is None else value for name, value in zip(VALUE_FIELDS, values,
                                                                                           strict=True))
 
@@ -972,8 +980,8 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
     with transaction.atomic():
         with connection.cursor() as cursor:
             if connection.vendor == "sqlite":
-                # a bigger page cache for this connection: the estate table has many indexes
-                cursor.execute("PRAGMA cache_size = -262144")
+                # a bigger page cache for this connection (16 MB; the indexes of large imports are built after)
+                cursor.execute("PRAGMA cache_size = -16384")
             new_ids = _reserve_ids(cursor, len(plan.creates))
             deferred = _defer_indexes(cursor, len(plan.creates))
             filled: list[tuple] = []
@@ -987,16 +995,19 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 return [(new_ids[i], code, row.region.pk, row.county.pk, *filled[i], *derived[i],
                          ranks.get(i), surveyed, "", now_db, now_db) for i, (row, code) in enumerate(plan.creates)]
 
-            def created_audit_rows() -> list[tuple]:
-                after_json = _AuditJson(catalogue)
+            after_json = _AuditJson(catalogue)
+
+            def created_audit_rows(start: int, stop: int) -> list[tuple]:
                 return [audit.row_json(new_ids[i], AuditAction.CREATE, row.values[0], row.region.code, None,
                                        after_json(filled[i], row.region.code, row.deficiencies or ()))
-                        for i, (row, _code) in enumerate(plan.creates)]
+                        for i, (row, _code) in enumerate(plan.creates[start:stop], start=start)]
 
             # Two threads: SQLite holds no GIL while it inserts the links (one statement over JSON; the
             # foreign keys are checked at commit, so they may come before their estates) and while it
-            # builds indexes, so the estate rows and then the audit rows are made meanwhile. The estate
-            # inserts bind row by row under the GIL and run alone.
+            # builds indexes, so the estate rows and the first audit rows are made meanwhile. Inserts
+            # bind row by row under the GIL and run alone; the other audit rows are made chunk by chunk
+            # as they are written, which bounds memory.
+            ahead = min(len(plan.creates), AUDIT_ROWS_AHEAD)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 estate_rows = pool.submit(created_estate_rows)
                 _insert_estate_links(cursor, through_table,
@@ -1011,13 +1022,13 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                              _("Written %(n)d of %(total)d") % {"n": min(len(params), start + 4 * CHUNK),
                                                                 "total": total})
                 del params
-                audit_rows = pool.submit(created_audit_rows)
+                audit_rows = pool.submit(created_audit_rows, 0, ahead)
                 for sql in deferred.get(Estate, []):
                     cursor.execute(sql)
-                entries = audit_rows.result()
-            for start in range(0, len(entries), 4 * CHUNK):
-                cursor.executemany(audit.sql, entries[start:start + 4 * CHUNK])
-            del entries
+                cursor.executemany(audit.sql, audit_rows.result())
+            del audit_rows
+            for start in range(ahead, len(plan.creates), 2 * CHUNK):
+                cursor.executemany(audit.sql, created_audit_rows(start, start + 2 * CHUNK))
             for sql in deferred.get(AuditEntry, []):
                 cursor.execute(sql)
             done = len(plan.creates)
@@ -1076,6 +1087,8 @@ def _ranks_of_new_counties(plan: Plan, derived: list[tuple], eligible: str) -> d
 
 
 CENTS = Decimal("0.01")
+# audit rows of new estates made in the second thread while the indexes are built (~1.3 KB each)
+AUDIT_ROWS_AHEAD = 60_000
 # SQLite: from this many new estates, and when they are at least as many as the rows already there, the
 # secondary indexes of the tables written are dropped inside the transaction and built again after the
 # inserts (a sorted build is far cheaper than 15 B-tree inserts per row). Unique column constraints stay.
