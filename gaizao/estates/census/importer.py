@@ -10,8 +10,11 @@ Matching: by 小区编码 when given, else by community (or street) + name. Impo
 again changes nothing. Every created or changed estate gets an audit entry whose cause names the
 import. The writes are one transaction, so a failed or killed import leaves nothing behind.
 
-Speed: 200,000 rows are read as a stream, parsed with per-column caches, and written with one
-`executemany` per table (estates, their deficiencies, audit entries), chunked to bound memory.
+Speed (200,000 rows in about 25 s on two cores; `docs/architecture.md` says where the time goes):
+cells are parsed column by column, each distinct value once; the rules are memoised; on SQLite the
+secondary indexes of a large import are rebuilt after its inserts, links and the new estates' audit
+entries are written by single INSERT … SELECT statements, and a second thread makes the estate rows
+while SQLite works without the GIL. The fast paths are property-tested equal to the plain ones.
 """
 
 from __future__ import annotations
@@ -248,29 +251,6 @@ class Catalogue:
 # parsing one row
 
 
-def _cached(fn):
-    cache: dict = {}
-
-    def parse(raw):
-        try:
-            key = (type(raw), raw)
-            hit = cache.get(key)
-        except TypeError:
-            return fn(raw)
-        if hit is None:
-            try:
-                hit = (True, fn(raw))
-            except v.ValueProblem as exc:
-                hit = (False, exc)
-            if len(cache) < 50_000:
-                cache[key] = hit
-        if hit[0]:
-            return hit[1]
-        raise hit[1]
-
-    return parse
-
-
 def _int(name):
     low, high = BOUNDS[name]
     return lambda raw: v.parse_int(raw, min_value=low, max_value=high)
@@ -293,32 +273,27 @@ def build_parsers(headers: dict[str, str], catalogue: Catalogue) -> dict[str, Ca
             raise v.ValueProblem(_("must be from %(min)s to %(max)s") % {"min": low, "max": high})
         return value
 
-    def willingness(raw):
-        value = v.parse_percent(raw)
-        return value
-
-    items = catalogue.cell_ids
-
+    # `_parse_column` calls these once per distinct cell value of their column
     return {
         "code": _text(32),
         "name": _text(128),
-        "county": _cached(v.region_ref),
-        "street": _cached(v.region_ref),
-        "community": _cached(v.region_ref),
+        "county": v.region_ref,
+        "street": v.region_ref,
+        "community": v.region_ref,
         "address": _text(256),
-        "built_year": _cached(lambda raw: v.parse_year(raw, min_year=MIN_BUILT_YEAR)),
-        "buildings": _cached(_int("buildings")),
-        "households": _cached(_int("households")),
+        "built_year": lambda raw: v.parse_year(raw, min_year=MIN_BUILT_YEAR),
+        "buildings": _int("buildings"),
+        "households": _int("households"),
         "floor_area": area,
-        "housing_type": _cached(lambda raw: v.parse_choice(raw, HOUSING_CHOICES)),
-        "in_shantytown_plan": _cached(v.parse_bool),
-        "in_historic_district": _cached(v.parse_bool),
-        "has_precast_slab_hazard": _cached(v.parse_bool),
-        "management_mode": _cached(lambda raw: v.parse_choice(raw, MANAGEMENT_CHOICES)),
-        "max_floors": _cached(_int("max_floors")),
-        "buildings_with_elevator": _cached(_int("buildings_with_elevator")),
-        "willingness": _cached(willingness),
-        "deficiencies": _cached(items),
+        "housing_type": lambda raw: v.parse_choice(raw, HOUSING_CHOICES),
+        "in_shantytown_plan": v.parse_bool,
+        "in_historic_district": v.parse_bool,
+        "has_precast_slab_hazard": v.parse_bool,
+        "management_mode": lambda raw: v.parse_choice(raw, MANAGEMENT_CHOICES),
+        "max_floors": _int("max_floors"),
+        "buildings_with_elevator": _int("buildings_with_elevator"),
+        "willingness": v.parse_percent,
+        "deficiencies": catalogue.cell_ids,
         "longitude": lambda raw: v.parse_coordinate(raw, min_value=BOUNDS["longitude"][0],
                                                     max_value=BOUNDS["longitude"][1]),
         "latitude": lambda raw: v.parse_coordinate(raw, min_value=BOUNDS["latitude"][0],
