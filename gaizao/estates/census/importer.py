@@ -970,19 +970,10 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 return [(new_ids[i], code, row.region.pk, row.county.pk, *filled[i], *derived[i],
                          ranks.get(i), surveyed, "", now_db, now_db) for i, (row, code) in enumerate(plan.creates)]
 
-            after_json = _AuditJson(catalogue)
-
-            def created_audit_rows(start: int, stop: int) -> list[tuple]:
-                return [audit.row_json(new_ids[i], AuditAction.CREATE, row.values[0], row.region.code, None,
-                                       after_json(filled[i], row.region.code, row.deficiencies or ()))
-                        for i, (row, _code) in enumerate(plan.creates[start:stop], start=start)]
-
             # Two threads: SQLite holds no GIL while it inserts the links (one statement over JSON; the
             # foreign keys are checked at commit, so they may come before their estates) and while it
-            # builds indexes, so the estate rows (and on PostgreSQL the first audit rows) are made
-            # meanwhile. Inserts bind row by row under the GIL and run alone.
-            sqlite = connection.vendor == "sqlite"
-            ahead = 0 if sqlite else min(len(plan.creates), AUDIT_ROWS_AHEAD)
+            # builds their indexes, so the estate rows are made meanwhile. Inserts bind row by row
+            # under the GIL and run alone.
             with ThreadPoolExecutor(max_workers=1) as pool:
                 estate_rows = pool.submit(created_estate_rows)
                 _insert_estate_links(cursor, through_table,
@@ -991,22 +982,23 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 for sql in deferred.get(through, []):
                     cursor.execute(sql)
                 params = estate_rows.result()
-                for start in range(0, len(params), 4 * CHUNK):
-                    cursor.executemany(insert_sql, params[start:start + 4 * CHUNK])
-                    progress(65 + 20 * (start + 4 * CHUNK) // max(1, total),
-                             _("Written %(n)d of %(total)d") % {"n": min(len(params), start + 4 * CHUNK),
-                                                                "total": total})
-                del params
-                audit_rows = pool.submit(created_audit_rows, 0, ahead)
-                for sql in deferred.get(Estate, []):
-                    cursor.execute(sql)
-                cursor.executemany(audit.sql, audit_rows.result())
-            del audit_rows
-            if sqlite and new_ids:
-                # the audit rows of the new estates made by SQLite from the rows just written
+            for start in range(0, len(params), 4 * CHUNK):
+                cursor.executemany(insert_sql, params[start:start + 4 * CHUNK])
+                progress(65 + 20 * (start + 4 * CHUNK) // max(1, total),
+                         _("Written %(n)d of %(total)d") % {"n": min(len(params), start + 4 * CHUNK), "total": total})
+            del params
+            for sql in deferred.get(Estate, []):
+                cursor.execute(sql)
+            if connection.vendor == "sqlite" and new_ids:
+                # the new estates' audit rows, made by SQLite from the rows just written
                 _insert_created_audit_sqlite(cursor, audit, new_ids[0], new_ids[-1])
-            for start in range(ahead, 0 if sqlite else len(plan.creates), 2 * CHUNK):
-                cursor.executemany(audit.sql, created_audit_rows(start, start + 2 * CHUNK))
+            elif new_ids:
+                after_json = _AuditJson(catalogue)
+                for start in range(0, len(plan.creates), 2 * CHUNK):
+                    cursor.executemany(audit.sql, [
+                        audit.row_json(new_ids[i], AuditAction.CREATE, row.values[0], row.region.code, None,
+                                       after_json(filled[i], row.region.code, row.deficiencies or ()))
+                        for i, (row, _code) in enumerate(plan.creates[start:start + 2 * CHUNK], start=start)])
             for sql in deferred.get(AuditEntry, []):
                 cursor.execute(sql)
             done = len(plan.creates)
@@ -1065,8 +1057,6 @@ def _ranks_of_new_counties(plan: Plan, derived: list[tuple], eligible: str) -> d
 
 
 CENTS = Decimal("0.01")
-# audit rows of new estates made in the second thread while the indexes are built (~1.3 KB each)
-AUDIT_ROWS_AHEAD = 60_000
 # SQLite: from this many new estates, and when they are at least as many as the rows already there, the
 # secondary indexes of the tables written are dropped inside the transaction and built again after the
 # inserts (a sorted build is far cheaper than 15 B-tree inserts per row). Unique column constraints stay.

@@ -138,9 +138,16 @@ def census_import_job(job: Job, progress) -> dict:
     return result
 
 
+def _paths_in_use(*, except_job: Job | None = None) -> set[str]:
+    """The stored uploads that a queued or running import job still needs."""
+    jobs = Job.objects.filter(kind=JOB_KIND, status__in=ACTIVE_STATUSES)
+    if except_job is not None:
+        jobs = jobs.exclude(pk=except_job.pk)
+    return {job.params.get("path") for job in jobs.only("params")}
+
+
 def _delete_after_commit(job: Job, path: str) -> None:
-    others = Job.objects.filter(kind=JOB_KIND, status__in=ACTIVE_STATUSES).exclude(pk=job.pk)
-    if any(other.params.get("path") == path for other in others.only("params")):
+    if path in _paths_in_use(except_job=job):
         return  # another import of the same file is waiting or running; it (or the cleanup) deletes it
     try:
         upload_delete(path=path, reason="committed", cause=f"census import committed (job {job.pk})")
@@ -198,8 +205,7 @@ def census_uploads_cleanup(*, now=None) -> dict:
             outcome["kept_recent"] += 1
     if not old:
         return outcome
-    in_use = {job.params.get("path") for job in
-              Job.objects.filter(kind=JOB_KIND, status__in=ACTIVE_STATUSES).only("params")}
+    in_use = _paths_in_use()
     hours = settings.CENSUS_UPLOAD_RETENTION_HOURS
     for path in old:
         if path in in_use:
