@@ -31,6 +31,7 @@ from gaizao.estates.models import Building, BuildingStructure, Estate, Household
 from . import values as v
 from .columns import COLUMN_BY_FIELD, MIN_BUILT_YEAR, _choice_map
 from .importer import (
+    AUDIT_VERB,
     EXAMPLE_PREFIXES,
     PREVIEW,
     Plan,
@@ -40,6 +41,7 @@ from .importer import (
     _outside_column,
     _resolve,
     name_key,
+    plain,
 )
 from .reader import (
     HEADER_SEARCH_ROWS,
@@ -59,7 +61,6 @@ SHEET_NAMES = {
     BUILDINGS: frozenset({"楼栋", "楼幢", "楼栋信息", "楼栋表", "楼栋清单", "楼栋明细", "楼幢信息"}),
     HOUSEHOLDS: frozenset({"住户", "房屋", "住户信息", "住户表", "住户清单", "住户明细", "房屋信息", "业主", "业主信息"}),
 }
-VERB = "estates.census_import"
 
 # The estate a row belongs to: its code, or its name with the regions (as in the estate sheet).
 ESTATE_REF: tuple[ColumnSpec, ...] = (
@@ -173,31 +174,22 @@ def parse_structure(raw) -> str | None:
         raise v.ValueProblem(_("not one of: %(values)s") % {"values": "、".join(STRUCTURE_LABELS.values())}) from None
 
 
-def _int(name):
-    low, high = BOUNDS[name]
-    return lambda raw: v.parse_int(raw, min_value=low, max_value=high)
-
-
-def _text(max_length):
-    return lambda raw: v.parse_text(raw, max_length=max_length)
-
-
 def _area(raw):
     low, high = BOUNDS["floor_area"]
     return v.parse_decimal(raw, min_value=low, max_value=high)
 
 
 ESTATE_REF_PARSERS: dict[str, Callable] = {
-    "estate_code": _text(32), "estate_name": _text(128), "county": v.region_ref, "street": v.region_ref,
+    "estate_code": v.text_upto(32), "estate_name": v.text_upto(128), "county": v.region_ref, "street": v.region_ref,
     "community": v.region_ref,
 }
 PARSERS: dict[str, dict[str, Callable]] = {
     BUILDINGS: {
         **ESTATE_REF_PARSERS,
         "number": lambda raw: parse_key(raw, 32),
-        "floors": _int("floors"),
-        "units": _int("units"),
-        "households": _int("households"),
+        "floors": v.int_between(*BOUNDS["floors"]),
+        "units": v.int_between(*BOUNDS["units"]),
+        "households": v.int_between(*BOUNDS["households"]),
         "has_elevator": v.parse_bool,
         "structure": parse_structure,
         "built_year": lambda raw: v.parse_year(raw, min_year=MIN_BUILT_YEAR),
@@ -207,9 +199,9 @@ PARSERS: dict[str, dict[str, Callable]] = {
         "building": lambda raw: parse_key(raw, 32),
         "unit": lambda raw: parse_key(raw, 16),
         "room": lambda raw: parse_key(raw, 16),
-        "floor": _int("floor"),
+        "floor": v.int_between(*BOUNDS["floor"]),
         "floor_area": _area,
-        "owner_name": _text(64),
+        "owner_name": v.text_upto(64),
         "owner_phone": parse_phone,
     },
 }
@@ -711,17 +703,13 @@ def _count(report: Report, further: FurtherPlan, kind: str, item: Item) -> None:
 # writing
 
 
-def _plain(value):
-    return str(value) if isinstance(value, Decimal) else value
-
-
 def building_audit(estate: Estate, number: str, values: dict) -> dict:
-    return {"estate": estate.code, "number": number, **{k: _plain(x) for k, x in values.items()}}
+    return {"estate": estate.code, "number": number, **{k: plain(x) for k, x in values.items()}}
 
 
 def household_audit(building: Building, unit: str, room: str, values: dict) -> dict:
     data = {"estate": building.estate.code, "building": building.number, "unit": unit, "room": room,
-            **{k: _plain(x) for k, x in values.items()}}
+            **{k: plain(x) for k, x in values.items()}}
     data["owner_phone"] = mask_phone(values["owner_phone"])
     return data
 
@@ -754,7 +742,7 @@ def write_further(further: FurtherPlan, *, actor, cause: str) -> None:
         buildings[(item.estate.code, item.number)] = obj
         entries.append((obj, AuditAction.UPDATE, building_audit(obj.estate, item.number, item.old_values),
                         building_audit(obj.estate, item.number, item.values)))
-    record_changes_bulk(actor=actor, entries=entries, verb=VERB, cause=cause)
+    record_changes_bulk(actor=actor, entries=entries, verb=AUDIT_VERB, cause=cause)
 
     def building_of(item: Item) -> Building:
         key = (item.estate.code, item.number)
@@ -773,7 +761,7 @@ def write_further(further: FurtherPlan, *, actor, cause: str) -> None:
     entries += [(obj, AuditAction.UPDATE, household_audit(obj.building, i.unit, i.room, i.old_values),
                  household_audit(obj.building, i.unit, i.room, i.values))
                 for obj, i in zip(changed, further.households_changed, strict=True)]
-    record_changes_bulk(actor=actor, entries=entries, verb=VERB, cause=cause)
+    record_changes_bulk(actor=actor, entries=entries, verb=AUDIT_VERB, cause=cause)
 
 
 def _fill_ids(objs: list, model, parent: str, *keys: str) -> None:

@@ -66,6 +66,7 @@ from .columns import (
 from .reader import CensusFileError, Table, column_letter, locate_table, open_book
 
 ProgressCallback = Callable[[int, str], None]
+AUDIT_VERB = "estates.census_import"  # the verb of every audit entry an import writes
 ERROR_CAP = 5000
 PREVIEW = 20
 CHUNK = 5000
@@ -251,15 +252,6 @@ class Catalogue:
 # parsing one row
 
 
-def _int(name):
-    low, high = BOUNDS[name]
-    return lambda raw: v.parse_int(raw, min_value=low, max_value=high)
-
-
-def _text(max_length):
-    return lambda raw: v.parse_text(raw, max_length=max_length)
-
-
 def build_parsers(headers: dict[str, str], catalogue: Catalogue) -> dict[str, Callable]:
     area_factor = 10000 if "万" in headers.get("floor_area", "") else 1
     low, high = BOUNDS["floor_area"]
@@ -275,23 +267,23 @@ def build_parsers(headers: dict[str, str], catalogue: Catalogue) -> dict[str, Ca
 
     # `_parse_column` calls these once per distinct cell value of their column
     return {
-        "code": _text(32),
-        "name": _text(128),
+        "code": v.text_upto(32),
+        "name": v.text_upto(128),
         "county": v.region_ref,
         "street": v.region_ref,
         "community": v.region_ref,
-        "address": _text(256),
+        "address": v.text_upto(256),
         "built_year": lambda raw: v.parse_year(raw, min_year=MIN_BUILT_YEAR),
-        "buildings": _int("buildings"),
-        "households": _int("households"),
+        "buildings": v.int_between(*BOUNDS["buildings"]),
+        "households": v.int_between(*BOUNDS["households"]),
         "floor_area": area,
         "housing_type": lambda raw: v.parse_choice(raw, HOUSING_CHOICES),
         "in_shantytown_plan": v.parse_bool,
         "in_historic_district": v.parse_bool,
         "has_precast_slab_hazard": v.parse_bool,
         "management_mode": lambda raw: v.parse_choice(raw, MANAGEMENT_CHOICES),
-        "max_floors": _int("max_floors"),
-        "buildings_with_elevator": _int("buildings_with_elevator"),
+        "max_floors": v.int_between(*BOUNDS["max_floors"]),
+        "buildings_with_elevator": v.int_between(*BOUNDS["buildings_with_elevator"]),
         "willingness": v.parse_percent,
         "deficiencies": catalogue.cell_ids,
         "longitude": lambda raw: v.parse_coordinate(raw, min_value=BOUNDS["longitude"][0],
@@ -889,13 +881,14 @@ def _filled(values: tuple) -> tuple:
 
 
 def _audit_values(values: tuple, region: Region, deficiencies, catalogue: Catalogue) -> dict:
-    data = {name: _plain(value) for name, value in zip(VALUE_FIELDS, values, strict=True)}
+    data = {name: plain(value) for name, value in zip(VALUE_FIELDS, values, strict=True)}
     data["region"] = region.code
     data["deficiencies"] = [catalogue.items[i].code for i in deficiencies]
     return data
 
 
-def _plain(value):
+def plain(value):
+    """A value as audit JSON holds it (decimals as text)."""
     if isinstance(value, Decimal):
         return str(value)
     return value
@@ -1145,7 +1138,7 @@ class _AuditJson:
             elif kind is Decimal:
                 text = _encode_str(str(value))
             else:
-                text = json.dumps(_plain(value), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+                text = json.dumps(plain(value), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
             parts.append(key + text)
         key = tuple(deficiencies)
         defs = self.defs_text.get(key)
@@ -1208,7 +1201,7 @@ class _AuditWriter:
         self.request_id = current_request_id()
         self.content_type_id = ContentType.objects.get_for_model(Estate).pk
         self.cause = cause[:200]
-        self.verb = "estates.census_import"
+        self.verb = AUDIT_VERB
         self.now = ops.adapt_datetimefield_value(now)
         self.json_field = meta.get_field("before")
         cols = ("at", "actor", "actor_name", "request_id", "action", "verb", "object_type", "object_id",

@@ -182,6 +182,16 @@ def parse_int(value, *, min_value: int | None = None, max_value: int | None = No
     return number
 
 
+def int_between(min_value: int | None, max_value: int | None):
+    """`parse_int` with these bounds, as one-argument parser."""
+    return lambda value: parse_int(value, min_value=min_value, max_value=max_value)
+
+
+def text_upto(max_length: int):
+    """`parse_text` with this length limit, as one-argument parser."""
+    return lambda value: parse_text(value, max_length=max_length)
+
+
 def _check_range(number, min_value, max_value) -> None:
     if min_value is not None and number < min_value:
         raise ValueProblem(_("must be at least %(min)s") % {"min": min_value})
