@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -106,49 +106,40 @@ def _changeable(request, pk: int) -> Estate:
     return get_object_or_404(restrict(Estate.objects.all(), request.user, Action.CHANGE), pk=pk)
 
 
-@login_required
-@require_POST
-def estate_admit(request, pk: int):
+def _pool_transition(request, pk: int, transition) -> HttpResponse:
+    """One pool transition (a service called with the actor and the estate) and the panel or page after it."""
     estate = _changeable(request, pk)
     try:
-        services.estate_admit(actor=request.user, estate=estate, year=request.POST.get("year"))
+        transition(actor=request.user, estate=estate)
     except ServiceError as exc:
         return _pool_response(request, estate, _error_text(exc))
     return _pool_response(request, estate)
+
+
+@login_required
+@require_POST
+def estate_admit(request, pk: int):
+    return _pool_transition(request, pk, lambda **who: services.estate_admit(**who, year=request.POST.get("year")))
 
 
 @login_required
 @require_POST
 def estate_defer(request, pk: int):
-    estate = _changeable(request, pk)
-    try:
-        services.estate_defer(actor=request.user, estate=estate, reason=request.POST.get("reason", ""),
-                              to_year=request.POST.get("to_year") or None)
-    except ServiceError as exc:
-        return _pool_response(request, estate, _error_text(exc))
-    return _pool_response(request, estate)
+    return _pool_transition(request, pk, lambda **who: services.estate_defer(
+        **who, reason=request.POST.get("reason", ""), to_year=request.POST.get("to_year") or None))
 
 
 @login_required
 @require_POST
 def estate_drop(request, pk: int):
-    estate = _changeable(request, pk)
-    try:
-        services.estate_drop(actor=request.user, estate=estate, reason=request.POST.get("reason", ""))
-    except ServiceError as exc:
-        return _pool_response(request, estate, _error_text(exc))
-    return _pool_response(request, estate)
+    return _pool_transition(request, pk, lambda **who: services.estate_drop(
+        **who, reason=request.POST.get("reason", "")))
 
 
 @login_required
 @require_POST
 def estate_readmit(request, pk: int):
-    estate = _changeable(request, pk)
-    try:
-        services.estate_readmit(actor=request.user, estate=estate, year=request.POST.get("year"))
-    except ServiceError as exc:
-        return _pool_response(request, estate, _error_text(exc))
-    return _pool_response(request, estate)
+    return _pool_transition(request, pk, lambda **who: services.estate_readmit(**who, year=request.POST.get("year")))
 
 
 def _chosen(request) -> list[int]:
