@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from .errors import ErrorCode, ServiceError
+from .job_progress import ProgressReporter
 from .models import Job, JobStatus
 from .request_context import current_request_id, request_id_bound
 
@@ -44,12 +45,6 @@ def job_start(*, actor, kind: str, region, params: dict | None = None) -> Job:
     return job
 
 
-def _set_progress(job: Job, pct: int, message: str) -> None:
-    job.progress = max(0, min(100, int(pct)))
-    job.message = str(message)[:300]
-    Job.objects.filter(pk=job.pk).update(progress=job.progress, message=job.message, heartbeat_at=timezone.now())
-
-
 def jobs_fail_stale(*, now=None) -> int:
     """Mark running jobs that stopped reporting (their worker was killed) as failed.
 
@@ -58,7 +53,13 @@ def jobs_fail_stale(*, now=None) -> int:
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
-    return Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+    # read first: pages poll this while an import holds SQLite's write lock, and an UPDATE would wait for it
+    # (a job reporting progress from inside its transaction is alive: Job.from_db took its live heartbeat)
+    stale = [job.pk for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+             if job.heartbeat_at < cutoff]
+    if not stale:
+        return 0
+    return Job.objects.filter(pk__in=stale, status=JobStatus.RUNNING).update(
         status=JobStatus.FAILED, finished_at=now, message=_("Failed"),
         error=_("The job stopped without finishing (its worker was stopped). Nothing of it was saved; "
                 "start it again."),
@@ -79,15 +80,23 @@ def execute_job(job: Job) -> str:
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(),
                                          heartbeat_at=timezone.now())
     handler = import_string(JOB_HANDLERS[job.kind])
+    reporter = ProgressReporter(job.pk)
+
+    def progress(pct: int, message: str) -> None:
+        values = reporter(pct, message)
+        job.progress, job.message = values["progress"], values["message"]
+
     with request_id_bound(job.request_id or f"job-{job.pk}"):
         try:
-            result = handler(job, lambda pct, msg: _set_progress(job, pct, msg))
+            result = handler(job, progress)
         except ServiceError as exc:
             _finish(job, JobStatus.FAILED, error=exc.message, result={"code": exc.code, "fields": exc.fields})
             return JobStatus.FAILED
         except Exception as exc:  # the job failed; keep the reason for the people watching it
             _finish(job, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
             return JobStatus.FAILED
+        finally:
+            reporter.close()
     _finish(job, JobStatus.SUCCEEDED, result=result)
     return JobStatus.SUCCEEDED
 

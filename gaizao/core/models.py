@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from gaizao.accounts.scoping import ScopedQuerySet
 
 from .errors import ErrorCode, ServiceError
+from .job_progress import read_live
 
 
 class AuditQuerySet(ScopedQuerySet):
@@ -48,7 +49,9 @@ class AuditEntry(models.Model):
     request_id = models.CharField(_("request id"), max_length=64, blank=True, db_index=True)
     action = models.CharField(_("action"), max_length=16, choices=AuditAction.choices)
     verb = models.CharField(_("what was done"), max_length=64, blank=True)
-    object_type = models.ForeignKey(ContentType, verbose_name=_("object type"), on_delete=models.PROTECT)
+    # no index of its own: the (object_type, object_id, at) index leads with it
+    object_type = models.ForeignKey(ContentType, verbose_name=_("object type"), on_delete=models.PROTECT,
+                                    db_index=False)
     object_id = models.CharField(_("object id"), max_length=64)
     object_repr = models.CharField(_("object"), max_length=200)
     region_code = models.CharField(_("region code"), max_length=12, blank=True, db_index=True)
@@ -129,6 +132,17 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        job = super().from_db(db, field_names, values)
+        if job.__dict__.get("status") == JobStatus.RUNNING and "progress" in job.__dict__:
+            # progress reported from inside the job's own transaction (SQLite; see core/job_progress.py)
+            live = read_live(job.pk)
+            beat = job.__dict__.get("heartbeat_at")
+            if live is not None and (beat is None or live["at"] > beat):
+                job.progress, job.message, job.heartbeat_at = live["progress"], live["message"], live["at"]
+        return job
 
     @property
     def region_code(self) -> str:

@@ -963,10 +963,16 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 return [(new_ids[i], code, row.region.pk, row.county.pk, *filled[i], *derived[i],
                          ranks.get(i), surveyed, "", now_db, now_db) for i, (row, code) in enumerate(plan.creates)]
 
+            def created_estate_codes() -> list[tuple[int, str]]:
+                """(estate id, its deficiency codes as JSON text) for the audit statement (SQLite)."""
+                text_of = _DeficiencyCodes(catalogue)
+                return [(new_ids[i], text_of(row.deficiencies)) for i, (row, _c) in enumerate(plan.creates)
+                        if row.deficiencies]
+
             # Two threads: SQLite holds no GIL while it inserts the links (one statement over JSON; the
             # foreign keys are checked at commit, so they may come before their estates) and while it
-            # builds their indexes, so the estate rows are made meanwhile. Inserts bind row by row
-            # under the GIL and run alone.
+            # builds indexes, so the estate rows are made meanwhile, and then the audit's deficiency codes.
+            # Inserts bind row by row under the GIL and run alone.
             with ThreadPoolExecutor(max_workers=1) as pool:
                 estate_rows = pool.submit(created_estate_rows)
                 _insert_estate_links(cursor, through_table,
@@ -975,16 +981,18 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 for sql in deferred.get(through, []):
                     cursor.execute(sql)
                 params = estate_rows.result()
-            for start in range(0, len(params), 4 * CHUNK):
-                cursor.executemany(insert_sql, params[start:start + 4 * CHUNK])
-                progress(65 + 20 * (start + 4 * CHUNK) // max(1, total),
-                         _("Written %(n)d of %(total)d") % {"n": min(len(params), start + 4 * CHUNK), "total": total})
-            del params
-            for sql in deferred.get(Estate, []):
-                cursor.execute(sql)
+                for start in range(0, len(params), 4 * CHUNK):
+                    cursor.executemany(insert_sql, params[start:start + 4 * CHUNK])
+                    progress(65 + 20 * (start + 4 * CHUNK) // max(1, total),
+                             _("Written %(n)d of %(total)d") % {"n": min(len(params), start + 4 * CHUNK),
+                                                                "total": total})
+                del params
+                codes = pool.submit(created_estate_codes) if connection.vendor == "sqlite" and new_ids else None
+                for sql in deferred.get(Estate, []):
+                    cursor.execute(sql)
             if connection.vendor == "sqlite" and new_ids:
                 # the new estates' audit rows, made by SQLite from the rows just written
-                _insert_created_audit_sqlite(cursor, audit, new_ids[0], new_ids[-1])
+                _insert_created_audit_sqlite(cursor, audit, new_ids[0], new_ids[-1], codes.result())
             elif new_ids:
                 after_json = _AuditJson(catalogue)
                 for start in range(0, len(plan.creates), 2 * CHUNK):
@@ -1117,11 +1125,10 @@ class _AuditJson:
     `_AuditWriter._json` writes it, built directly (no dict, no encoder call per row)."""
 
     def __init__(self, catalogue: Catalogue):
-        self.catalogue = catalogue
         self.keys = [_encode_str(name) + ":" for name in VALUE_FIELDS]
         self.region_key = "," + _encode_str("region") + ":"
         self.defs_key = "," + _encode_str("deficiencies") + ":"
-        self.defs_text: dict[tuple, str] = {}
+        self.codes = _DeficiencyCodes(catalogue)
 
     def __call__(self, values: tuple, region_code: str, deficiencies) -> str:
         parts = []
@@ -1140,20 +1147,35 @@ class _AuditJson:
             else:
                 text = json.dumps(plain(value), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
             parts.append(key + text)
-        key = tuple(deficiencies)
-        defs = self.defs_text.get(key)
-        if defs is None:
-            items = self.catalogue.items
-            defs = self.defs_text[key] = json.dumps([items[i].code for i in key], ensure_ascii=False,
-                                                    separators=(",", ":"))
-        return "{" + ",".join(parts) + self.region_key + _encode_str(region_code) + self.defs_key + defs + "}"
+        return ("{" + ",".join(parts) + self.region_key + _encode_str(region_code) + self.defs_key
+                + self.codes(tuple(deficiencies)) + "}")
 
 
-def _insert_created_audit_sqlite(cursor, audit: _AuditWriter, first_id: int, last_id: int) -> None:
+class _DeficiencyCodes:
+    """The JSON text of the item codes of a tuple of item ids (in id order, as the audit lists them),
+    made once per distinct tuple."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.code_of = {pk: item.code for pk, item in catalogue.items.items()}
+        self.texts: dict[tuple, str] = {}
+
+    def __call__(self, ids: tuple[int, ...]) -> str:
+        text = self.texts.get(ids)
+        if text is None:
+            code_of = self.code_of
+            text = self.texts[ids] = json.dumps([code_of[i] for i in sorted(ids)], ensure_ascii=False,
+                                                separators=(",", ":"))
+        return text
+
+
+def _insert_created_audit_sqlite(cursor, audit: _AuditWriter, first_id: int, last_id: int,
+                                 codes: list[tuple[int, str]]) -> None:
     """Audit entries of the estates with ids first_id..last_id (all new in this import), built by SQLite
     with json_object from the stored rows: the same `after` as `_AuditJson` gives (decimals as text with
     their field's places, yes/no as true/false, the region's code, deficiency codes by item id), without
-    making 200,000 JSON texts in Python. tests/census/test_import_audit.py holds the two equal."""
+    making 200,000 JSON texts in Python. `codes` holds (estate id, its deficiency codes as JSON text)
+    pairs: a join on a temporary table of them is far cheaper than a subquery over the links per estate.
+    tests/census/test_import_audit.py holds the two equal."""
     qn = connection.ops.quote_name
     meta = Estate._meta
     pairs = []
@@ -1167,22 +1189,21 @@ def _insert_created_audit_sqlite(cursor, audit: _AuditWriter, first_id: int, las
         else:
             value = column
         pairs.append(f"'{name}', {value}")
-    through = Estate.deficiencies.through._meta
-    item = CatalogueItem._meta
-    deficiencies = (f"(SELECT json_group_array(code) FROM (SELECT c.{qn('code')} AS code FROM {qn(through.db_table)} l "
-                    f"JOIN {qn(item.db_table)} c ON c.{qn('id')} = l.{qn('catalogueitem_id')} "
-                    f"WHERE l.{qn('estate_id')} = e.{qn('id')} ORDER BY c.{qn('id')}))")
-    after = f"json_object({', '.join(pairs)}, 'region', r.{qn('code')}, 'deficiencies', json({deficiencies}))"
+    after = f"json_object({', '.join(pairs)}, 'region', r.{qn('code')}, 'deficiencies', json(COALESCE(d.codes, '[]')))"
     estate_table, region_table = qn(meta.db_table), qn(Region._meta.db_table)
     columns = audit.sql[audit.sql.index("(") + 1:audit.sql.index(")")]
+    cursor.execute("CREATE TEMP TABLE census_deficiency_codes (estate_id INTEGER PRIMARY KEY, codes TEXT NOT NULL)")
+    cursor.executemany("INSERT INTO temp.census_deficiency_codes VALUES (%s, %s)", codes)
     cursor.execute(
         f"INSERT INTO {qn(AuditEntry._meta.db_table)} ({columns}) "
         f"SELECT %s, %s, %s, %s, %s, %s, %s, CAST(e.{qn('id')} AS TEXT), substr(e.{qn('name')}, 1, 200), "
         f"r.{qn('code')}, NULL, {after}, %s "
         f"FROM {estate_table} e JOIN {region_table} r ON r.{qn('id')} = e.{qn('region_id')} "
+        f"LEFT JOIN temp.census_deficiency_codes d ON d.estate_id = e.{qn('id')} "
         f"WHERE e.{qn('id')} BETWEEN %s AND %s ORDER BY e.{qn('id')}",
         [audit.now, audit.actor_id, audit.actor_name, audit.request_id, AuditAction.CREATE, audit.verb,
          audit.content_type_id, audit.cause, first_id, last_id])
+    cursor.execute("DROP TABLE temp.census_deficiency_codes")
 
 
 def _region_stub(region_id: int) -> Region:

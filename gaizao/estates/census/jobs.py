@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -111,26 +111,10 @@ def census_import_job(job: Job, progress) -> dict:
     except (OSError, KeyError):
         raise ServiceError(ErrorCode.CENSUS_FILE_INVALID, _("The uploaded file is no longer kept; upload it again.")
                            ) from None
-    side = connections.create_connection(DEFAULT_DB_ALIAS) if connection.vendor == "postgresql" else None
-
-    def report(pct: int, message: str) -> None:
-        if side is None or not connection.in_atomic_block:
-            progress(pct, message)
-            return
-        # inside the import's transaction the job row's update would stay invisible until the end:
-        # on PostgreSQL a second connection shows people the progress of the write as it happens
-        # (SQLite allows one writer, so there the bar waits at the writing step)
-        with side.cursor() as cursor:
-            cursor.execute(f"UPDATE {connection.ops.quote_name(Job._meta.db_table)} SET progress = %s, message = %s "
-                           f"WHERE id = %s", [max(0, min(100, int(pct))), str(message)[:300], job.pk])
-
-    try:
-        result = census_import(actor=job.created_by, data=data, filename=params.get("filename", ""),
-                               dry_run=params.get("dry_run", True), valid_only=params.get("valid_only", False),
-                               progress=report, cause=f"census import (job {job.pk}) {params.get('filename', '')}")
-    finally:
-        if side is not None:
-            side.close()
+    # progress reported inside the import's transaction reaches the people watching (core/job_progress.py)
+    result = census_import(actor=job.created_by, data=data, filename=params.get("filename", ""),
+                           dry_run=params.get("dry_run", True), valid_only=params.get("valid_only", False),
+                           progress=progress, cause=f"census import (job {job.pk}) {params.get('filename', '')}")
     if result.get("committed"):
         # the estates are written: the file is not needed again (once the import's transaction is
         # committed; a failure to delete leaves it to the retention cleanup, never fails the job)
