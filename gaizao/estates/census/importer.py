@@ -407,6 +407,7 @@ def census_import(*, actor, data: bytes, filename: str = "", dry_run: bool = Tru
     report_progress(2, _("Reading the file"))
     book = open_book(data, filename=filename)
     report.kind = book.kind
+    report_progress(4, _("Reading the sheets"))
     sheets = buildings.find_sheets(book, _find_table)
     report.warnings.extend(sheets.warnings)
     table = sheets.estate  # None: the file has only building and household sheets
@@ -463,6 +464,7 @@ def census_import(*, actor, data: bytes, filename: str = "", dry_run: bool = Tru
                             % {"b": len(further.buildings_new) + len(further.buildings_changed),
                                "h": len(further.households_new) + len(further.households_changed)})
             buildings.write_further(further, actor=actor, cause=cause)
+        report_progress(98, _("Saving"))
     report.committed = True
     report_progress(100, _("Imported"))
     return report.as_dict()
@@ -974,6 +976,8 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
             # builds indexes, so the estate rows are made meanwhile, and then the audit's deficiency codes.
             # Inserts bind row by row under the GIL and run alone.
             with ThreadPoolExecutor(max_workers=1) as pool:
+                if plan.creates:
+                    progress(66, _("Working out eligibility and scores; linking the deficiencies"))
                 estate_rows = pool.submit(created_estate_rows)
                 _insert_estate_links(cursor, through_table,
                                      [(new_ids[i], row.deficiencies) for i, (row, _c) in enumerate(plan.creates)
@@ -988,8 +992,12 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                                                                 "total": total})
                 del params
                 codes = pool.submit(created_estate_codes) if connection.vendor == "sqlite" and new_ids else None
+                if deferred:
+                    progress(65 + 21 * len(new_ids) // total, _("Indexing the estates"))
                 for sql in deferred.get(Estate, []):
                     cursor.execute(sql)
+            if new_ids:
+                progress(65 + 25 * len(new_ids) // total, _("Writing the audit trail"))
             if connection.vendor == "sqlite" and new_ids:
                 # the new estates' audit rows, made by SQLite from the rows just written
                 _insert_created_audit_sqlite(cursor, audit, new_ids[0], new_ids[-1], codes.result())
