@@ -9,18 +9,20 @@ progress by updating its job row: the update stays invisible until commit. So in
   means one machine) and `Job.from_db` lays it over the row of a running job. The file goes when the
   job finishes.
 
-Outside a transaction the job row is updated as usual.
+Outside a transaction the job row is updated as usual. A report made aside is only a sign of life: one
+that cannot be made (a full disk, a lock held too long) is skipped, never fails or stalls the job.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
 
@@ -57,9 +59,11 @@ class ProgressReporter:
         if not connection.in_atomic_block:
             Job.objects.filter(pk=self.job_id).update(**values)
         elif connection.vendor == "sqlite":
-            self._write_file(values)
+            with suppress(OSError):
+                self._write_file(values)
         else:
-            self._update_aside(Job, values)
+            with suppress(DatabaseError):
+                self._update_aside(Job, values)
         return values
 
     def _write_file(self, values: dict) -> None:
@@ -74,6 +78,9 @@ class ProgressReporter:
     def _update_aside(self, job_model, values: dict) -> None:
         if self._side_connection is None:
             self._side_connection = connections.create_connection("default")
+            with self._side_connection.cursor() as cursor:
+                # a handler holding its own job row's lock must not wait on its own progress report
+                cursor.execute("SET lock_timeout = '2s'")
         meta = job_model._meta
         qn = self._side_connection.ops.quote_name
         columns = ", ".join(f"{qn(meta.get_field(name).column)} = %s" for name in values)

@@ -59,7 +59,7 @@ def jobs_fail_stale(*, now=None) -> int:
              if job.heartbeat_at < cutoff]
     if not stale:
         return 0
-    return Job.objects.filter(pk__in=stale, status=JobStatus.RUNNING).update(
+    return Job.objects.filter(pk__in=stale, status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
         status=JobStatus.FAILED, finished_at=now, message=_("Failed"),
         error=_("The job stopped without finishing (its worker was stopped). Nothing of it was saved; "
                 "start it again."),

@@ -26,7 +26,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from operator import itemgetter
 
@@ -348,7 +348,6 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     unknown_headers: list[str] = field(default_factory=list)
     preview: dict = field(default_factory=lambda: {"created": [], "updated": [], "unchanged": []})
-    estate_codes: list[str] = field(default_factory=list)
     # the building (楼栋) and household (住户) sheets, see `buildings.py`; counts of valid and invalid rows
     # and of examples above are over all sheets
     further_sheets: dict = field(default_factory=dict)  # "buildings"/"households" -> sheet, header_row, rows
@@ -365,20 +364,7 @@ class Report:
         setattr(self, name, getattr(self, name) + n)
 
     def as_dict(self) -> dict:
-        return {
-            "filename": self.filename, "kind": self.kind, "sheet": self.sheet, "header_row": self.header_row,
-            "dry_run": self.dry_run, "valid_only": self.valid_only, "committed": self.committed, "rows": self.rows,
-            "valid_rows": self.valid_rows, "invalid_rows": self.invalid_rows, "created": self.created,
-            "updated": self.updated, "unchanged": self.unchanged, "skipped": self.skipped,
-            "examples": self.examples,
-            "error_count": self.error_count, "errors": self.errors, "warnings": self.warnings,
-            "unknown_headers": self.unknown_headers, "preview": self.preview,
-            "further_sheets": self.further_sheets,
-            "buildings_created": self.buildings_created, "buildings_updated": self.buildings_updated,
-            "buildings_unchanged": self.buildings_unchanged, "households_created": self.households_created,
-            "households_updated": self.households_updated, "households_unchanged": self.households_unchanged,
-            "preview_buildings": self.preview_buildings, "preview_households": self.preview_households,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def error(self, *, row: int, column: str, cell: str, value, reason: str, sheet: str | None = None) -> None:
         """One problem; `sheet` defaults to the estate sheet. Callers mask what must not be shown
