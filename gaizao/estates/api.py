@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gaizao.accounts.scoping import Action, restrict
 from gaizao.core.api import ErrorSerializer, Pagination
 from gaizao.core.scoped_api import ScopedDetailApi, ScopedListApi
 
@@ -218,14 +216,11 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 class _EstateActionApi(APIView):
     input_serializer = YearInputSerializer
 
-    def changeable(self, request, pk) -> Estate:
-        return get_object_or_404(restrict(Estate.objects.all(), request.user, Action.CHANGE), pk=pk)
-
     def act(self, request, estate, data):
         raise NotImplementedError
 
     def post(self, request, pk: int):
-        estate = self.changeable(request, pk)
+        estate = selectors.estate_changeable(user=request.user, pk=pk)
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.act(request, estate, serializer.validated_data)
@@ -284,15 +279,6 @@ class EstateReadmitApi(_EstateActionApi):
         services.estate_readmit(actor=request.user, estate=estate, year=data["year"])
 
 
-def _reachable_ids(request, ids: list[int]) -> list[int]:
-    found = list(restrict(Estate.objects.filter(pk__in=ids), request.user, Action.CHANGE).values_list("pk", flat=True))
-    if len(found) != len(set(ids)):
-        from gaizao.core.errors import NotFoundError
-
-        raise NotFoundError()
-    return found
-
-
 class EstatesAdmitApi(APIView):
     """Admit many estates at once (all or nothing)."""
 
@@ -302,7 +288,7 @@ class EstatesAdmitApi(APIView):
     def post(self, request):
         serializer = BulkAdmitInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ids = _reachable_ids(request, serializer.validated_data["estates"])
+        ids = selectors.estate_ids_changeable(user=request.user, ids=serializer.validated_data["estates"])
         n = services.estates_admit(actor=request.user, estates=ids, year=serializer.validated_data["year"])
         return Response({"admitted": n})
 
@@ -316,7 +302,7 @@ class EstatesMergeApi(APIView):
         serializer = MergeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            ids = _reachable_ids(request, serializer.validated_data["estates"])
+            ids = selectors.estate_ids_changeable(user=request.user, ids=serializer.validated_data["estates"])
             project = services.estates_merge(actor=request.user, estates=ids, name=serializer.validated_data["name"])
         project = RenovationProject.objects.select_related("region", "county").get(pk=project.pk)
         return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)

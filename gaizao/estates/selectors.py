@@ -12,7 +12,8 @@ from django.db.models import Count, Max
 from django.utils.translation import gettext as _
 
 from gaizao.accounts.scoping import Action, Role, restrict, scope_for
-from gaizao.core.errors import ServiceError
+from gaizao.core.errors import NotFoundError, ServiceError
+from gaizao.core.params import whole_number
 from gaizao.regions.models import Region, RegionLevel
 
 from . import geo
@@ -37,6 +38,26 @@ MAP_POINT_LIMIT = 20_000
 
 def estates_for(user, action: str = Action.VIEW):
     return restrict(Estate.objects.all(), user, action)
+
+
+def estate_changeable(*, user, pk: int) -> Estate:
+    """The estate `pk` if the user may change it (else NotFoundError: others' estates do not exist)."""
+    estate = estates_for(user, Action.CHANGE).filter(pk=pk).first()
+    if estate is None:
+        raise NotFoundError()
+    return estate
+
+
+def estate_ids_changeable(*, user, ids) -> list[int]:
+    """The ids of estates chosen for one bulk action, all of them the user's to change, else NotFoundError:
+    the action is all or nothing. Ids that are not whole numbers of at most 18 digits are not estates."""
+    numbers = {whole_number(str(i)) for i in ids}
+    if not numbers or None in numbers:
+        raise NotFoundError()
+    found = list(estates_for(user, Action.CHANGE).filter(pk__in=numbers).values_list("pk", flat=True))
+    if len(found) != len(numbers):
+        raise NotFoundError()
+    return found
 
 
 def estate_list(*, user, params) -> tuple[EstateFilter, object]:

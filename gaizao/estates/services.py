@@ -796,6 +796,9 @@ def project_dissolve(*, actor, project: RenovationProject, reason: str, cause: s
     """Undo a merge: the estates leave the project, which stays on record as inactive."""
     project = RenovationProject.objects.select_for_update().select_related("region").get(pk=project.pk)
     _reach(actor, project.region.code)
+    if not project.is_active:
+        raise ServiceError(ErrorCode.ESTATE_TRANSITION_INVALID, _("This project is already dissolved."),
+                           fields={"project": [project.code]})
     reason = _reason(reason)
     members = list(Estate.objects.select_related("region").filter(project=project))
     Estate.objects.filter(project=project).update(project=None, updated_at=timezone.now())

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gaizao.accounts.scoping import Action, restrict
-from gaizao.core.errors import ServiceError
+from gaizao.core.errors import NotFoundError, ServiceError
 from gaizao.regions.models import Region, RegionLevel
 
 from . import selectors, services
@@ -103,7 +103,10 @@ def _pool_response(request, estate: Estate, error: str = ""):
 
 
 def _changeable(request, pk: int) -> Estate:
-    return get_object_or_404(restrict(Estate.objects.all(), request.user, Action.CHANGE), pk=pk)
+    try:
+        return selectors.estate_changeable(user=request.user, pk=pk)
+    except NotFoundError:
+        raise Http404 from None
 
 
 def _pool_transition(request, pk: int, transition) -> HttpResponse:
@@ -142,15 +145,15 @@ def estate_readmit(request, pk: int):
     return _pool_transition(request, pk, lambda **who: services.estate_readmit(**who, year=request.POST.get("year")))
 
 
-def _chosen(request) -> list[int]:
-    ids = []
-    for value in request.POST.getlist("estates"):
-        try:
-            ids.append(int(value))
-        except (TypeError, ValueError):
-            continue
-    reachable = restrict(Estate.objects.filter(pk__in=ids), request.user, Action.CHANGE).values_list("pk", flat=True)
-    return list(reachable)
+def _chosen(request) -> list[int] | None:
+    """The estates ticked for a bulk action, all of them the user's to change; None (and a message) when
+    some are not: the action is all or nothing."""
+    chosen = request.POST.getlist("estates")
+    try:
+        return selectors.estate_ids_changeable(user=request.user, ids=chosen) if chosen else []
+    except NotFoundError:
+        messages.error(request, _("Some of the chosen estates are not yours to change; nothing was done."))
+        return None
 
 
 def _back_to_list(request):
@@ -164,6 +167,8 @@ def _back_to_list(request):
 @require_POST
 def estates_admit_bulk(request):
     ids = _chosen(request)
+    if ids is None:
+        return _back_to_list(request)
     if not ids:
         messages.error(request, _("Choose at least one estate."))
         return _back_to_list(request)
@@ -180,6 +185,8 @@ def estates_admit_bulk(request):
 @require_POST
 def estates_merge(request):
     ids = _chosen(request)
+    if ids is None:
+        return _back_to_list(request)
     try:
         project = services.estates_merge(actor=request.user, estates=ids, name=request.POST.get("name", ""))
     except ServiceError as exc:

@@ -145,6 +145,7 @@ UNIT_WORDS = {
 }
 CENT = Decimal("0.01")
 YUAN = Decimal("0.0001")  # 1 yuan in 万元
+MAX_BUDGET_WAN = Decimal("9999999999.9999")  # the most a budget column holds (14 digits, 4 of them decimals)
 AREA_SCALE = 100  # floor area quantities are counted in 0.01 m²
 COST_SCALE = 10_000  # costs and budgets as integers are counted in yuan (0.0001 万元)
 
@@ -194,16 +195,13 @@ def parse_share(value: Any) -> Fraction:
         share = value
     elif isinstance(value, bool):
         raise TypeError(f"share: expected a number, got {value!r}")
-    elif isinstance(value, int | Decimal):
-        share = Fraction(value)
-    elif isinstance(value, float):
-        share = Fraction(Decimal(repr(value)))
-    elif isinstance(value, str):
-        text = value.strip()
+    elif isinstance(value, int | Decimal | float | str):
+        text = (value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float)
+                else str(value))
         percent = text.endswith("%")
-        try:
+        try:  # "inf" and "nan" are Decimals but not fractions
             share = Fraction(Decimal(text[:-1].strip() if percent else text))
-        except (InvalidOperation, ValueError):
+        except (InvalidOperation, ValueError, OverflowError):
             raise ValueError(f"share: {value!r} is not a number") from None
         if percent:
             share /= 100
@@ -2103,6 +2101,9 @@ def parse_budget_csv(source: str | Path | io.TextIOBase, *, period: tuple[int, i
                 raise InvalidOperation
             if amount < 0:
                 err("budget_wan", "negative_amount", f"{amount_s} is negative")
+                ok = False
+            elif amount > MAX_BUDGET_WAN:
+                err("budget_wan", "too_large", f"{amount_s} is more than {MAX_BUDGET_WAN} 万元")
                 ok = False
             elif amount != amount.quantize(YUAN, rounding=ROUND_HALF_UP):
                 err("budget_wan", "too_precise", f"{amount_s} has more than 4 decimals (万元 to the yuan)")

@@ -22,6 +22,7 @@ from gaizao.accounts.scoping import Action, Role, scope_for
 from gaizao.core.audit import record_change, record_changes_bulk, snapshot
 from gaizao.core.errors import ErrorCode, NotFoundError, PermissionDeniedError, ServiceError
 from gaizao.core.models import AuditAction
+from gaizao.core.params import whole_number
 from gaizao.estates.models import ContentClass, Estate, EstateStatus, RenovationProject
 from gaizao.regions.models import Region, RegionLevel
 
@@ -334,7 +335,7 @@ def budget_set(*, actor, county: Region, year, budget_wan, cause: str = "") -> P
             row.delete()
         return None
     amount = _as_decimal(budget_wan, "budget_wan", ErrorCode.PLAN_BUDGET_INVALID, places=4,
-                         high=Decimal("99999999999"))
+                         high=optimiser.MAX_BUDGET_WAN)
     before = snapshot(row) if row else None
     if row is not None and row.budget_wan == amount:
         return row
@@ -344,6 +345,13 @@ def budget_set(*, actor, county: Region, year, budget_wan, cause: str = "") -> P
     record_change(actor=actor, obj=row, action=AuditAction.UPDATE if before else AuditAction.CREATE, before=before,
                   after=snapshot(row), verb="plans.budget_set", cause=cause)
     return row
+
+
+@transaction.atomic
+def budgets_set(*, actor, county: Region, amounts: dict, cause: str = "") -> None:
+    """Several years of one county's budget ({year: amount or ""}), all of them or none."""
+    for year, budget_wan in amounts.items():
+        budget_set(actor=actor, county=county, year=year, budget_wan=budget_wan, cause=cause)
 
 
 def _budget_errors_in_words(errors: list[dict]) -> list[str]:
@@ -719,8 +727,8 @@ def plan_apply_schedule(*, actor, plan: ActionPlan, schedule: dict[str, int | No
     _require_edit(actor, plan)
     model_keys = set(model_keys)
     items = {i.subject_key: i for i in plan.items.select_related("estate", "project")}
-    estate_ids = [int(k[1:]) for k in schedule if k.startswith("e") and k[1:].isdigit()]
-    project_ids = [int(k[1:]) for k in schedule if k.startswith("p") and k[1:].isdigit()]
+    estate_ids = [n for k in schedule if k.startswith("e") and (n := whole_number(k[1:]))]
+    project_ids = [n for k in schedule if k.startswith("p") and (n := whole_number(k[1:]))]
     estates = {e.pk: e for e in Estate.objects.select_related("project").filter(pk__in=estate_ids,
                                                                                   county=plan.county)}
     projects = {p.pk: p for p in RenovationProject.objects.filter(pk__in=project_ids, county=plan.county)}
@@ -745,8 +753,8 @@ def plan_apply_schedule(*, actor, plan: ActionPlan, schedule: dict[str, int | No
             entries.append((item, AuditAction.UPDATE, before, snapshot(item)))
             moved += 1
             continue
-        estate = estates.get(int(key[1:])) if key.startswith("e") and key[1:].isdigit() else None
-        project = projects.get(int(key[1:])) if key.startswith("p") and key[1:].isdigit() else None
+        estate = estates.get(whole_number(key[1:])) if key.startswith("e") else None
+        project = projects.get(whole_number(key[1:])) if key.startswith("p") else None
         if estate is None and project is None:
             raise _bad(ErrorCode.PLAN_ITEM_INVALID, "schedule", _("%(key)s is not a candidate of this county.") % {
                 "key": key})

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gaizao.accounts.scoping import Role, restrict
 from gaizao.core.errors import NotFoundError, PermissionDeniedError, ServiceError
 from gaizao.core.jobs import job_start
+from gaizao.core.params import whole_number
 from gaizao.estates.models import ContentClass, Estate, RenovationProject
 from gaizao.regions.models import Region, RegionLevel
 
@@ -130,9 +131,10 @@ def plan_detail(request, pk: int):
     items = plan.items.select_related("estate", "project").order_by("year", "id")
     year = request.GET.get("year", "")
     if year:
-        if not year.isdigit():
+        year_number = whole_number(year, max_digits=4)
+        if year_number is None:
             raise ServiceError("invalid", _("Unknown year."))
-        items = items.filter(year=int(year))
+        items = items.filter(year=year_number)
     page = Paginator(items, 100).get_page(request.GET.get("page"))
     can_edit = services.can_edit_plan(request.user, plan)
     steps = workflow.steps_open_to(request.scope, plan.status, plan.county.code)
@@ -301,8 +303,8 @@ def plan_adopt(request, pk: int):
     plan = selectors.plan_get(request.user, pk)
     from .models import OptimisationRun
 
-    run = restrict(OptimisationRun.objects.all(), request.user).filter(pk=request.POST.get("run") or 0).first() \
-        if str(request.POST.get("run", "")).isdigit() else None
+    run_id = whole_number(request.POST.get("run", ""))
+    run = restrict(OptimisationRun.objects.all(), request.user).filter(pk=run_id).first() if run_id else None
     if run is None:
         raise NotFoundError()
     keys = None if request.POST.get("all") else request.POST.getlist("key")
@@ -439,11 +441,9 @@ def budgets(request):
                 code=request.POST.get("county", "")[:12]).first()
             if county is None:
                 raise NotFoundError()
-            for year in period.years:
-                key = f"budget_{year}"
-                if key in request.POST:
-                    services.budget_set(actor=request.user, county=county, year=year,
-                                        budget_wan=request.POST[key].strip())
+            services.budgets_set(actor=request.user, county=county, amounts={
+                year: request.POST[f"budget_{year}"].strip() for year in period.years
+                if f"budget_{year}" in request.POST})
             messages.success(request, _("Saved."))
         return redirect(f"{reverse('plans:budgets')}?region={region.code}&period={period.label}")
     counties = list(selectors.counties_in(request.user, region))
@@ -461,9 +461,8 @@ def export(request):
     period = _period(request)
     region = selectors.region_from_param(request.user, request.GET.get("region"))
     month = selectors.month_from_param(request.GET.get("month"), period, request.user, region)
-    year = request.GET.get("year") or ""
-    year = int(year) if year.isdigit() and period.contains(int(year)) else month.year if period.contains(
-        month.year) else period.start_year
+    year = whole_number(request.GET.get("year") or "", max_digits=4)
+    year = year if year and period.contains(year) else month.year if period.contains(month.year) else period.start_year
     tables = [t for t in (request.GET.get("tables") or "").split(",") if t] or list(TABLES)
     if any(t not in TABLES for t in tables):
         raise ServiceError("invalid", _("Unknown table; choose from %(tables)s.") % {"tables": ", ".join(TABLES)})
@@ -521,9 +520,10 @@ def progress_detail(request, pk: int):
         rows = {}
         for key, value in request.POST.items():
             head, _dot, name = key.partition("-")
-            if not head.startswith("e") or not head[1:].isdigit() or name not in services.ENTRY_FIELDS:
+            estate_id = whole_number(head[1:]) if head.startswith("e") else None
+            if estate_id is None or name not in services.ENTRY_FIELDS:
                 continue
-            rows.setdefault(int(head[1:]), {})[name] = value
+            rows.setdefault(estate_id, {})[name] = value
         n = services.progress_entries_update(actor=request.user, report=report, rows=rows)
         messages.success(request, _("%(n)s estate(s) updated.") % {"n": n})
         return redirect(f"{reverse('progress:detail', args=[report.pk])}?page={request.POST.get('page', 1)}")

@@ -221,3 +221,25 @@ def test_budget_import_is_all_or_nothing(people, xihu, period):
     result = services.budgets_import(actor=people["county"], source="county,year,budget_wan\n330106,2020,120\n",
                                      period=period)
     assert result == {"rows": 1, "created": 0, "updated": 1, "unchanged": 0}
+
+
+@pytest.mark.django_db
+def test_budget_form_saves_all_years_or_none_and_refuses_what_the_column_cannot_hold(people, xihu, period):
+    from gaizao.plans.models import PlanBudget
+
+    client = Client()
+    client.force_login(people["county"])
+    first, second = period.years[0], period.years[1]
+    url = reverse("plans:budgets")
+    r = client.post(url, {"region": "330106", "county": "330106", f"budget_{first}": "100",
+                          f"budget_{second}": "abc"})
+    assert r.status_code in (302, 400) and not PlanBudget.objects.exists()  # the good year was not kept either
+    r = client.post(url, {"region": "330106", "county": "330106", f"budget_{first}": "99999999999"})
+    assert r.status_code in (302, 400) and not PlanBudget.objects.exists()
+    with pytest.raises(Exception) as err:
+        services.budgets_import(actor=people["county"], source=f"county,year,budget_wan\n330106,{first},99999999999\n")
+    assert err.value.code == "budget_file_invalid" and "budget_wan" in err.value.fields["rows"][0]
+    client.post(url, {"region": "330106", "county": "330106", f"budget_{first}": "9999999999.9999",
+                      f"budget_{second}": "80"})
+    assert sorted(PlanBudget.objects.values_list("year", "budget_wan")) == [
+        (first, Decimal("9999999999.9999")), (second, Decimal("80"))]

@@ -23,7 +23,7 @@ def api_for(user):
 
 
 BAD_VALUES = ["abc", "2020-13", "-1", "99999999999999999999", "2020-2019", "33' OR 1=1 --", "\x00", "2020-02-30",
-              "１２", "330106" * 20]
+              "１２", "330106" * 20, "²", "202²", "inf", "Infinity", "99999999999", "9" * 5000]
 
 
 @pytest.mark.django_db
@@ -69,6 +69,7 @@ def test_no_500_for_bad_posts(people, draft_plan):
                                       "completed_on": value}),
             (reverse("plans:budgets"), {"region": "330106", "county": "330106", "budget_2020": value}),
             (reverse("progress:open"), {"county": "330106", "month": value}),
+            (reverse("progress:detail", args=[report.pk]), {f"e{value}-stage": "started"}),
             (reverse("progress:detail", args=[report.pk]), {f"e{entry.pk}-stage": value,
                                                             f"e{entry.pk}-started_on": value,
                                                             f"e{entry.pk}-investment_done_wan": value}),

@@ -89,6 +89,10 @@ def census_commit_start(*, actor, job: Job, valid_only: bool = False) -> Job:
     """Import for real the file a dry-run job checked."""
     if job.kind != JOB_KIND or not job.params.get("path"):
         raise NotFoundError()
+    job.refresh_from_db(fields=["status"])  # the stored status, not the caller's copy of it
+    if not job.is_finished:
+        raise ServiceError(ErrorCode.CENSUS_FILE_INVALID,
+                           _("This check of the file has not finished yet; import it once it has."))
     if not default_storage.exists(job.params["path"]):
         raise ServiceError(ErrorCode.CENSUS_FILE_INVALID, _("The uploaded file is no longer kept; upload it again."))
     return _start(actor=actor, path=job.params["path"], filename=job.params.get("filename", ""),

@@ -101,8 +101,8 @@ def upload(request):
                   status=status)
 
 
-def _import_job(request, pk: int) -> Job:
-    jobs = restrict(Job.objects.select_related("region", "created_by").filter(kind=JOB_KIND), request.user)
+def _import_job(request, pk: int, action: str = Action.VIEW) -> Job:
+    jobs = restrict(Job.objects.select_related("region", "created_by").filter(kind=JOB_KIND), request.user, action)
     return get_object_or_404(jobs, pk=pk)
 
 
@@ -123,7 +123,7 @@ def import_detail(request, pk: int):
 @login_required
 @require_POST
 def commit(request, pk: int):
-    job = _import_job(request, pk)
+    job = _import_job(request, pk, Action.CHANGE)  # importing writes: viewing a job's region is not enough
     if not can_import(request.user):
         raise Http404
     try:
