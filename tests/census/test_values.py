@@ -185,3 +185,26 @@ def test_choice_with_spaces_and_fullwidth():
     assert v.parse_choice("ＡＢＣ", choices) == "x"
     with pytest.raises(v.ValueProblem):
         v.parse_choice("别墅", choices)
+
+
+# Digits that are not digits of a number: superscripts, subscripts, circled and parenthesised numbers,
+# fractions. NFKC would turn `1995²` into 19952 (read as an Excel date in 1954) and `①` into 1.
+NOT_DIGITS = "²³¹⁰⁴⁵⁹₀₁₂①②⑩⑴⒈½¼"
+
+
+@fast
+@given(st.integers(min_value=1950, max_value=2020), st.sampled_from(NOT_DIGITS), st.booleans())
+def test_stray_superscripts_and_circled_digits_are_not_read_as_digits(year, mark, before):
+    text = f"{mark}{year}" if before else f"{year}{mark}"
+    numeric = [lambda x: v.parse_year(x, min_year=1900), v.parse_int, v.parse_decimal, v.parse_percent,
+               lambda x: v.parse_coordinate(x, min_value=73, max_value=136)]
+    for parse in numeric:
+        with pytest.raises(v.ValueProblem):
+            parse(text)
+    with pytest.raises(v.ValueProblem):
+        v.parse_int(mark)
+    try:
+        ref = v.region_ref(f"33010{mark}")
+    except v.ValueProblem:
+        ref = None
+    assert ref is None or ref[0] == "name"

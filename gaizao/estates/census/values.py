@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import math
 import re
-import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
@@ -44,11 +43,16 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _EDGE_SPACES = EDGE_SPACES = " \t\r\n\u3000\u00a0\ufeff\u200b"
 
 
+# Full-width forms (U+FF01-U+FF5E) and the ideographic space to ASCII. Not NFKC: it also turns
+# superscripts, circled digits and fractions into digits, so `1995²` would read as 19952.
+_HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def to_halfwidth(text: str) -> str:
-    """Full-width digits, letters and punctuation to their ASCII forms (NFKC), e.g. `１９９５` → `1995`."""
+    """Full-width digits, letters and punctuation to their ASCII forms, e.g. `１９９５` → `1995`."""
     if text.isascii():
         return text
-    return unicodedata.normalize("NFKC", text)
+    return text.translate(_HALFWIDTH)
 
 
 def clean_text(value) -> str:
@@ -106,8 +110,8 @@ def _number_text(value) -> str:
         if sep in text:
             parts = text.split(sep)
             # thousands separators: groups of exactly three digits after the first
-            if all(len(p.split(".")[0]) == 3 and p.split(".")[0].isdigit() for p in parts[1:]) and parts[0].lstrip(
-                    "+-").isdigit():
+            if text.isascii() and all(len(p.split(".")[0]) == 3 and p.split(".")[0].isdigit() for p in parts[1:]) \
+                    and parts[0].lstrip("+-").isdigit():
                 text = "".join(parts)
             else:
                 raise ValueProblem(_("not a number"))
@@ -247,7 +251,7 @@ def parse_year(value, *, min_year: int = MIN_YEAR, max_year_value: int | None = 
                     datetime.date(year, int(month), int(day))
                 except ValueError:
                     raise ValueProblem(_("not a date")) from None
-        elif text.isdigit() and 4 < len(text) <= 7:
+        elif text.isascii() and text.isdigit() and 4 < len(text) <= 7:
             return parse_year(int(text), min_year=min_year, max_year_value=top)
         else:
             raise ValueProblem(_("not a year"))
@@ -365,7 +369,7 @@ def region_ref(value) -> tuple[str, str] | None:
     if not text:
         return None
     if text.isdigit():
-        if len(text) not in (6, 9, 12):
+        if len(text) not in (6, 9, 12) or not text.isascii():
             raise ValueProblem(_("a region code has 6, 9 or 12 digits"))
         return ("code", text)
     if len(text) > 64:
