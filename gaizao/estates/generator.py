@@ -208,9 +208,9 @@ def generate_rows(scale: str = "small") -> list[dict]:
 
 def demo_estates_ensure(scale: str = "small", *, progress=None) -> dict:
     """Load the scale's estates (idempotent), then pool states, buildings and a merged project once."""
-    from .services import estates_upsert, rules_ensure_defaults
+    from .services import estates_upsert, rules_defaults_setup
 
-    rules_ensure_defaults()
+    rules_defaults_setup(actor=None, cause=CAUSE)
     rows = generate_rows(scale)
     summary = estates_upsert(actor=None, rows=rows, cause=CAUSE, dry_run=False, progress=progress)
     summary.pop("outcomes", None)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gaizao.accounts.scoping import Action, Role, scope_for
-from gaizao.core.audit import _plain, record_change, record_changes_bulk
+from gaizao.core.audit import _plain, record_change, record_changes_bulk, snapshot
 from gaizao.core.errors import ErrorCode, NotFoundError, PermissionDeniedError, ServiceError
 from gaizao.core.models import AuditAction
 from gaizao.regions.models import Region, RegionLevel
@@ -261,13 +261,32 @@ def _check_region(region: Region) -> None:
 # rules in force
 
 
-def rules_ensure_defaults() -> None:
-    """Create the province default rows (region 33) when the region tree is loaded and they are missing."""
-    province = Region.objects.filter(code=PROVINCE_CODE).first()
+@transaction.atomic
+def rules_defaults_setup(*, actor=None, cause: str = "") -> list:
+    """Store the province default eligibility policy and priority weights (region 33, the model's
+    defaults) when they are missing, each creation audited; returns the rows made.
+
+    A set-up step, run after the region tree is loaded (`gaizao load-regions`) and by the demo data; an
+    actor of None is the system. Reads never create these rows: without them `rules_by_county` uses the
+    same built-in defaults (`Rules`)."""
+    if actor is not None and not scope_for(actor).is_province_admin:
+        raise PermissionDeniedError(_("Only the province office sets up the default rules."))
+    # the province row, locked: two set-ups at once make each default row once
+    province = Region.objects.select_for_update().filter(code=PROVINCE_CODE).first()
     if province is None:
-        return
-    EligibilityPolicy.objects.get_or_create(region=province)
-    PriorityWeights.objects.get_or_create(region=province)
+        return []
+    made = []
+    for model in (EligibilityPolicy, PriorityWeights):
+        if model.objects.filter(region=province).exists():
+            continue
+        row = model(region=province)
+        row.full_clean()
+        row.save()
+        record_change(actor=actor, obj=row, action=AuditAction.CREATE, before=None, after=snapshot(row),
+                      verb="estates.rules_defaults_setup", cause=cause or "set-up defaults",
+                      region_code=PROVINCE_CODE)
+        made.append(row)
+    return made
 
 
 def rules_by_county(county_codes: Iterable[str]) -> dict[str, Rules]:

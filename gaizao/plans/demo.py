@@ -129,7 +129,7 @@ def _progress(county: Region, plan: ActionPlan) -> int:
 
 @transaction.atomic
 def demo_plans_ensure() -> dict:
-    services.rules_ensure_defaults()
+    services.defaults_setup(actor=None, cause=CAUSE)
     out = {"budgets": 0, "model_estates": 0, "plans": 0, "items": 0, "reports": 0}
     for code in DEMO_COUNTIES:
         county = Region.objects.filter(code=code).first()

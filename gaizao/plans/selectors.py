@@ -38,7 +38,7 @@ from .models import (
     ReportStatus,
     TargetMeasure,
 )
-from .services import month_start, period_default, rules_ensure_defaults
+from .services import month_start, period_default
 from .targets import (
     AREA_SCALE,
     Check,
@@ -64,8 +64,8 @@ REGION_CODE = re.compile(r"^[0-9]{2,12}$")
 
 
 def periods() -> list[PlanPeriod]:
-    period_default()
-    return list(PlanPeriod.objects.all())
+    """The stored periods; before set-up has stored any, the unsaved default (reads never write)."""
+    return list(PlanPeriod.objects.all()) or [period_default()]
 
 
 def period_from_param(value) -> PlanPeriod:
@@ -163,6 +163,8 @@ def plan_get(user, pk) -> ActionPlan:
 def plans_in_force(county_ids, period: PlanPeriod) -> dict[int, ActionPlan]:
     """County id -> the plan in force: the latest approved version, else the latest version."""
     best: dict[int, ActionPlan] = {}
+    if period.pk is None:  # the unsaved default period (nothing set up yet): no plan hangs off it
+        return best
     for plan in ActionPlan.objects.filter(county_id__in=list(county_ids), period=period).select_related(
             "county").order_by("county_id", "-version"):
         have = best.get(plan.county_id)
@@ -428,7 +430,6 @@ def rollup_measure(measure: str | None) -> str:
 
 def plan_rollup(user, region: Region, period: PlanPeriod, *, measure: str | None = None) -> Rollup:
     """The city's or province's plan as the sum of its county plans in force (a county: its own)."""
-    rules_ensure_defaults()
     m = rollup_measure(measure)
     counties = list(counties_in(user, region))
     figures = county_figures(counties, period, measure=m)
@@ -870,6 +871,8 @@ def latest_run(user, region: Region, period: PlanPeriod):
     """The newest optimiser run on the region the user may see."""
     from .models import OptimisationRun
 
+    if period.pk is None:  # the unsaved default period: no run was kept for it
+        return None
     return restrict(OptimisationRun.objects.filter(period=period, region=region), user).select_related(
         "region", "created_by").first()
 

@@ -162,10 +162,27 @@ def _as_decimal(value, field: str, code: str, *, places: int = 4, low=Decimal("0
 # periods and rules
 
 
+DEFAULT_PERIOD = (2020, 2022)  # the seed's three-year action plan
+
+
 def period_default() -> PlanPeriod:
+    """The default plan period, for reading (never writes): the one marked default, else the earliest.
+
+    Before set-up has stored any period (`defaults_setup`), an unsaved 2020-2022 stands in: pages and the
+    API read with it (nothing is planned in it yet); writes that need a stored period refuse it clearly.
+    """
     period = PlanPeriod.objects.filter(is_default=True).first() or PlanPeriod.objects.order_by("start_year").first()
     if period is None:
-        period = PlanPeriod.objects.create(start_year=2020, end_year=2022, name="2020-2022", is_default=True)
+        start, end = DEFAULT_PERIOD
+        period = PlanPeriod(start_year=start, end_year=end, name=f"{start}-{end}", is_default=True)
+    return period
+
+
+def _stored_period(period: PlanPeriod) -> PlanPeriod:
+    """Writes hang off a stored period; the unsaved stand-in of `period_default` is refused in words."""
+    if period is None or period.pk is None:
+        raise _bad(ErrorCode.PLAN_PERIOD_INVALID, "period",
+                   _("No plan period has been set up yet; the province office adds one on the rules page."))
     return period
 
 
@@ -196,13 +213,40 @@ def period_create(*, actor, start_year, end_year, name: str = "", is_default: bo
     return period
 
 
-def rules_ensure_defaults() -> None:
-    """The province default rows (region 33), created when the region tree is there."""
-    province = Region.objects.filter(code=PROVINCE_CODE).first()
+@transaction.atomic
+def defaults_setup(*, actor=None, cause: str = "") -> list:
+    """Store what the plans read when nothing else is set: the province default target rule and unit
+    costs (region 33, the model's defaults) and the default plan period (2020-2022) if there is no period.
+
+    A set-up step, run after the region tree is loaded (`gaizao load-regions`) and by the demo data; an
+    actor of None is the system. Idempotent: rows that exist are left alone. Each row made is audited.
+    Returns the rows made. Reads never create these rows: without them they use the same defaults.
+    """
+    if actor is not None and not scope_for(actor).is_province_admin:
+        raise PermissionDeniedError(_("Only the province office sets up the default rules."))
+    # the province row, locked: two set-ups at once make each default row once
+    province = Region.objects.select_for_update().filter(code=PROVINCE_CODE).first()
     if province is None:
-        return
-    TargetRule.objects.get_or_create(region=province)
-    UnitCosts.objects.get_or_create(region=province)
+        return []
+    cause = cause or "set-up defaults"
+    made = []
+    for model in (TargetRule, UnitCosts):
+        if model.objects.filter(region=province).exists():
+            continue
+        row = model(region=province)
+        row.full_clean()
+        row.save()
+        record_change(actor=actor, obj=row, action=AuditAction.CREATE, before=None, after=snapshot(row),
+                      verb="plans.defaults_setup", cause=cause, region_code=PROVINCE_CODE)
+        made.append(row)
+    if not PlanPeriod.objects.exists():
+        period = period_default()
+        period.full_clean()
+        period.save()
+        record_change(actor=actor, obj=period, action=AuditAction.CREATE, before=None, after=snapshot(period),
+                      verb="plans.defaults_setup", cause=cause, region_code=PROVINCE_CODE)
+        made.append(period)
+    return made
 
 
 def _rules_region(actor, region: Region, *, county_may_edit: bool) -> None:
@@ -423,6 +467,7 @@ def _locked_plan(plan: ActionPlan) -> ActionPlan:
 def plan_create(*, actor, county: Region, period: PlanPeriod, cause: str = "") -> ActionPlan:
     _county(county)
     _require_role(actor, workflow.CREATE_ROLE, county.code, _("Only the county drafts its plan."))
+    period = _stored_period(period)
     if ActionPlan.objects.filter(county=county, period=period).exists():
         raise ServiceError(ErrorCode.PLAN_EXISTS, _("%(county)s has a plan for %(period)s already.") % {
             "county": county.name, "period": period.label})
@@ -1079,6 +1124,7 @@ def can_optimise(actor, region: Region) -> bool:
 
 @transaction.atomic
 def optimisation_run_save(*, actor, region: Region, period: PlanPeriod, params: dict, result: dict) -> OptimisationRun:
+    period = _stored_period(period)
     run = OptimisationRun.objects.create(region=region, period=period, params=params, result=result,
                                          created_by=actor if getattr(actor, "pk", None) else None)
     summary = {k: result.get(k) for k in ("objective", "bound", "gap", "greedy_objective", "feasible", "status")}

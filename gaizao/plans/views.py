@@ -91,7 +91,7 @@ def _common(request, region: Region | None = None, period: PlanPeriod | None = N
 @handles_service_errors
 def plan_list(request):
     period = _period(request)
-    plans = selectors.plans_visible(request.user).filter(period=period).order_by("county__code", "-version")
+    plans = selectors.plans_visible(request.user).filter(period_id=period.pk).order_by("county__code", "-version")
     status = request.GET.get("status", "")
     if status:
         if status not in PlanStatus.values:
@@ -101,7 +101,7 @@ def plan_list(request):
     own_counties = [code for role, code in scope.memberships if role == Role.COUNTY_OFFICIAL and len(code) == 6]
     can_create = []
     for county in Region.objects.filter(code__in=own_counties, level=RegionLevel.COUNTY):
-        if not ActionPlan.objects.filter(county=county, period=period).exists():
+        if period.pk is not None and not ActionPlan.objects.filter(county=county, period=period).exists():
             can_create.append(county)
     region = selectors.home_region(request.user)
     page = Paginator(plans, 50).get_page(request.GET.get("page"))
@@ -394,7 +394,6 @@ def rules(request):
             return HttpResponseBadRequest()
         messages.success(request, _("Saved."))
         return redirect(f"{reverse('plans:rules')}?region={region.code}")
-    services.rules_ensure_defaults()
     own_target = TargetRule.objects.filter(region=region).first()
     own_costs = UnitCosts.objects.filter(region=region).first()
     rule_region = region if region.level == RegionLevel.COUNTY or region.code == "33" else None

@@ -2,7 +2,7 @@
 
 import importlib
 
-from gaizao.estates.services import estate_create, rules_ensure_defaults
+from gaizao.estates.services import estate_create, rules_defaults_setup
 from gaizao.regions.models import Region
 
 
@@ -27,7 +27,7 @@ def catalogue_ensure() -> None:
 
 def make_estate(region: Region | str, name: str = "测试小区", **fields):
     catalogue_ensure()
-    rules_ensure_defaults()
+    rules_defaults_setup(actor=None)
     if isinstance(region, str):
         region = Region.objects.get(code=region)
     values = {"built_year": 1985, "housing_type": "public", "buildings": 6, "households": 150,
