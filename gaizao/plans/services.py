@@ -750,15 +750,22 @@ def plan_adjust(*, actor, plan: ActionPlan, reason: str, cause: str = "") -> Act
     new = ActionPlan.objects.create(county=plan.county, period=plan.period, version=latest.version + 1,
                                     adjustment_reason=reason, previous=plan,
                                     created_by=actor if getattr(actor, "pk", None) else None)
-    items = [PlanItem(plan=new, estate_id=i.estate_id, project_id=i.project_id, year=i.year,
+    items = [PlanItem(plan=new, estate=i.estate, project=i.project, year=i.year,
                       planned_start=i.planned_start, planned_finish=i.planned_finish,
                       content_classes=i.content_classes, estates_count=i.estates_count, households=i.households,
                       floor_area=i.floor_area, estimated_investment_wan=i.estimated_investment_wan,
                       estimate_source=i.estimate_source, is_model=i.is_model, note=i.note)
-             for i in plan.items.all()]
-    PlanItem.objects.bulk_create(items, batch_size=2000)
+             for i in plan.items.select_related("estate", "project").order_by("id")]
+    items = PlanItem.objects.bulk_create(items, batch_size=2000)
+    if items and items[0].pk is None:  # backends that do not return ids
+        items = list(new.items.select_related("estate", "project").order_by("id"))
     record_change(actor=actor, obj=new, action=AuditAction.CREATE, before=None, after=snapshot(new),
                   verb="plans.adjust", cause=cause or reason)
+    # One audit row per copied item (one insert), with the adjustment's cause: each item of the new version
+    # is edited and audited on its own from here on, so its history must start with the values it was
+    # copied with; the item's plan (this version, whose `previous` is the approved one) says where from.
+    record_changes_bulk(actor=actor, entries=[(i, AuditAction.CREATE, None, snapshot(i)) for i in items],
+                        verb="plans.adjust_copy", cause=cause or reason)
     _event(new, actor, "adjust", "", PlanStatus.DRAFT, workflow.ADJUST_ROLE, reason)
     return new
 
@@ -931,39 +938,57 @@ def progress_report_open(*, actor, county: Region, month, cause: str = "") -> Pr
                    _("%(county)s has no plan covering %(month)s.") % {"county": county.name,
                                                                        "month": month.strftime("%Y-%m")})
     report = ProgressReport.objects.create(county=county, month=month, plan=plan)
-    _fill_entries(report, plan)
     record_change(actor=actor, obj=report, action=AuditAction.CREATE, before=None, after=snapshot(report),
                   verb="plans.report_open", cause=cause)
+    _fill_entries(report, plan, actor=actor, cause=cause)
     return report
 
 
-def _fill_entries(report: ProgressReport, plan: ActionPlan) -> int:
+def _fill_entries(report: ProgressReport, plan: ActionPlan, *, actor, cause: str = "") -> int:
+    """One entry per estate of the plan (carried forward from the last submitted report), and each
+    entry's plan year brought in line with the plan.
+
+    Audited one row per entry made or changed (in one insert), with the cause of the report's opening or
+    submission: an entry is a figure the county answers for when it submits, and its later changes are
+    audited per entry (`progress_entries_update`), so each entry's history must start with the values it
+    was made with (carried figures included) and show every change the system made to it."""
     planned = _plan_estates(plan)
-    have = set(report.entries.values_list("estate_id", flat=True))
+    have = {e.estate_id: e for e in report.entries.select_related("estate")}
     previous = ProgressReport.objects.filter(county=report.county, month__lt=report.month,
                                              status=ReportStatus.SUBMITTED).order_by("-month").first()
     carried = {}
     if previous is not None:
         carried = {e.estate_id: e for e in previous.entries.all()}
+    new_ids = [estate_id for estate_id in planned if estate_id not in have]
+    estates = Estate.objects.only("id", "name").in_bulk(new_ids)  # names for the audit rows, in one query
     rows = []
-    for estate_id, (year, households, area) in planned.items():
-        if estate_id in have:
-            continue
+    for estate_id in new_ids:
+        year, households, area = planned[estate_id]
         prev = carried.get(estate_id)
         rows.append(ProgressEntry(
-            report=report, estate_id=estate_id, county_code=report.county.code, plan_year=year,
+            report=report, estate=estates[estate_id], county_code=report.county.code, plan_year=year,
             stage=prev.stage if prev else ProgressStage.NOT_STARTED,
             started_on=prev.started_on if prev else None, completed_on=prev.completed_on if prev else None,
             accepted_on=prev.accepted_on if prev else None,
-            investment_done_wan=prev.investment_done_wan if prev else Decimal(0),
+            investment_done_wan=prev.investment_done_wan if prev else Decimal("0.0000"),  # as stored (audit)
             households=households, floor_area=area))
-    ProgressEntry.objects.bulk_create(rows, batch_size=2000)
-    # estates that left the plan stay listed but no longer count as planned
-    (ProgressEntry.objects.filter(report=report).exclude(estate_id__in=list(planned)).update(plan_year=None))
-    for estate_id, (year, _h, _a) in planned.items():
-        if estate_id in have:
-            ProgressEntry.objects.filter(report=report, estate_id=estate_id).exclude(plan_year=year).update(
-                plan_year=year)
+    made = ProgressEntry.objects.bulk_create(rows, batch_size=2000)
+    if made and made[0].pk is None:  # backends that do not return ids
+        ids = dict(ProgressEntry.objects.filter(report=report, estate_id__in=new_ids).values_list("estate_id", "pk"))
+        for row in made:
+            row.pk = ids[row.estate_id]
+    audit = [(row, AuditAction.CREATE, None, snapshot(row)) for row in made]
+    # estates that left the plan stay listed but no longer count as planned; the others follow the plan's year
+    changed = []
+    for estate_id, entry in have.items():
+        year = planned[estate_id][0] if estate_id in planned else None
+        if entry.plan_year != year:
+            before = snapshot(entry)
+            entry.plan_year = year
+            changed.append(entry)
+            audit.append((entry, AuditAction.UPDATE, before, snapshot(entry)))
+    ProgressEntry.objects.bulk_update(changed, ["plan_year"], batch_size=1000)
+    record_changes_bulk(actor=actor, entries=audit, verb="plans.report_entries", cause=cause)
     return len(rows)
 
 
@@ -1090,17 +1115,25 @@ def progress_report_submit(*, actor, report: ProgressReport, cause: str = "") ->
         raise _bad(ErrorCode.PROGRESS_REPORT_INVALID, "month", _("Submit the report for %(month)s first.") % {
             "month": earlier_draft.month.strftime("%Y-%m")})
     if report.plan_id:
-        _fill_entries(report, report.plan)
+        _fill_entries(report, report.plan, actor=actor, cause=cause)
     before = snapshot(report)
     report.status = ReportStatus.SUBMITTED
     report.submitted_at = timezone.now()
     report.submitted_by = actor if getattr(actor, "pk", None) else None
     report.save()
-    ProgressSummary.objects.update_or_create(
-        county=report.county, month=report.month,
-        defaults={"report": report, "county_code": report.county.code, **summary_values(report)})
     record_change(actor=actor, obj=report, action=AuditAction.TRANSITION, before=before, after=snapshot(report),
                   verb="plans.report_submit", cause=cause)
+    # The month's official figures, which every roll-up and export reads: audited as a row of their own
+    # (before and after), so who fixed which figures, when, is on the record of the figures themselves.
+    summary = ProgressSummary.objects.select_for_update().filter(county=report.county, month=report.month).first()
+    summary_before = snapshot(summary) if summary is not None else None
+    summary = summary or ProgressSummary(county=report.county, month=report.month)
+    for name, value in {"report": report, "county_code": report.county.code, **summary_values(report)}.items():
+        setattr(summary, name, value)
+    summary.save()
+    summary.refresh_from_db()  # the figures as stored (decimals to their places) go on the record
+    record_change(actor=actor, obj=summary, action=AuditAction.CREATE if summary_before is None else AuditAction.UPDATE,
+                  before=summary_before, after=snapshot(summary), verb="plans.report_submit", cause=cause)
     return report
 
 
