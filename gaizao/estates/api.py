@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gaizao.core.api import ErrorSerializer, Pagination
+from gaizao.core.errors import NotFoundError
 from gaizao.core.scoped_api import ScopedDetailApi, ScopedListApi
 
 from . import selectors, services
@@ -224,7 +225,11 @@ class _EstateActionApi(APIView):
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.act(request, estate, serializer.validated_data)
-        fresh = _detail_queryset().get(pk=estate.pk)
+        # the estate after the action, read again through the user's scope like the first lookup
+        fresh = selectors.estates_for(request.user).select_related("region", "county", "project").prefetch_related(
+            "deficiencies", "building_set").filter(pk=estate.pk).first()
+        if fresh is None:
+            raise NotFoundError()
         return Response(EstateDetailOutputSerializer(fresh).data)
 
 
@@ -304,5 +309,5 @@ class EstatesMergeApi(APIView):
         with transaction.atomic():
             ids = selectors.estate_ids_changeable(user=request.user, ids=serializer.validated_data["estates"])
             project = services.estates_merge(actor=request.user, estates=ids, name=serializer.validated_data["name"])
-        project = RenovationProject.objects.select_related("region", "county").get(pk=project.pk)
+        # the project as the service made it from the user's own estates (no second, unscoped read)
         return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)

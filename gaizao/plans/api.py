@@ -114,9 +114,7 @@ class PlanDetailApi(APIView):
 
     @extend_schema(responses={200: PlanDetailOutputSerializer, 404: ErrorSerializer})
     def get(self, request, pk: int):
-        plan = selectors.plan_get(request.user, pk)
-        plan = ActionPlan.objects.select_related("county", "period").prefetch_related(
-            "items__estate", "items__project", "events").get(pk=plan.pk)
+        plan = selectors.plan_get(request.user, pk, detail=True)
         return Response(PlanDetailOutputSerializer(plan, context={"request": request}).data)
 
 

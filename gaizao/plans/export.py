@@ -135,7 +135,7 @@ def write_annual_plan(book, formats, *, user, region, period, year, rollup, name
             fig_row(_("Subtotal %(name)s") % {"name": names.get(code, code)}, cities[code], formats["sub"])
 
     def rows_for(code):
-        return (PlanItem.objects.filter(plan_id=plans[code], year=year).order_by("id")
+        return (restrict(PlanItem.objects.filter(plan_id=plans[code], year=year), user).order_by("id")
                 .values_list("plan__county__code", "estate__code", "estate__name", "project__code", "project__name",
                              "year", "planned_start", "planned_finish", "content_classes", "is_model",
                              "estates_count", "households", "floor_area", "estimated_investment_wan")
@@ -263,7 +263,7 @@ def write_basic_information(book, formats, *, user, region, period, rollup, name
             fig_row(_("Subtotal %(name)s") % {"name": names.get(code, code)}, cities[code], formats["sub"])
 
     def rows_for(code):
-        return (PlanItem.objects.filter(plan_id=plans[code]).order_by("year", "id")
+        return (restrict(PlanItem.objects.filter(plan_id=plans[code]), user).order_by("year", "id")
                 .values_list("plan__county__code", "estate__region__name", "project__region__name", "estate__code",
                              "estate__name", "project__code", "project__name", "estate__address",
                              "estate__built_year", "estate__buildings", "estate__housing_type", "year",

@@ -153,8 +153,12 @@ def plans_visible(user):
     return restrict(ActionPlan.objects.select_related("county", "period"), user)
 
 
-def plan_get(user, pk) -> ActionPlan:
-    plan = plans_visible(user).filter(pk=pk).first()
+def plan_get(user, pk, *, detail: bool = False) -> ActionPlan:
+    """The plan `pk` if the user may see it, else NotFoundError; `detail` fetches its items and events too."""
+    plans = plans_visible(user)
+    if detail:
+        plans = plans.prefetch_related("items__estate", "items__project", "events")
+    plan = plans.filter(pk=pk).first()
     if plan is None:
         raise NotFoundError()
     return plan
@@ -579,8 +583,8 @@ def reporting_flags(user, region: Region, month: datetime.date, *, today: dateti
     if not counties:
         return []
     targets = targets_by_county(counties)
-    reports = {r.county.code: r for r in ProgressReport.objects.filter(
-        county__code__in=list(counties), month=month).select_related("county")}
+    reports = {r.county.code: r for r in restrict(ProgressReport.objects.filter(
+        county__code__in=list(counties), month=month).select_related("county"), user)}
     out = []
     for code in sorted(counties):
         due = report_due(month, targets[code].report_due_day)
@@ -604,7 +608,8 @@ FLAG_WORDS = {"late": gettext_lazy("submitted late"), "missing": gettext_lazy("m
 def county_estates(user, county: Region, period: PlanPeriod, month: datetime.date, *, limit: int = 300):
     """The estates of the county's plan in force with their locked progress for the month (drill-down)."""
     plan = plans_in_force([county.pk], period).get(county.pk)
-    report = ProgressReport.objects.filter(county=county, month=month, status=ReportStatus.SUBMITTED).first()
+    report = restrict(ProgressReport.objects.filter(county=county, month=month, status=ReportStatus.SUBMITTED),
+                      user).first()
     entries = {}
     if report is not None:
         entries = {e.estate_id: e for e in restrict(report.entries.all(), user)}

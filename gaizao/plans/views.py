@@ -138,15 +138,17 @@ def plan_detail(request, pk: int):
     page = Paginator(items, 100).get_page(request.GET.get("page"))
     can_edit = services.can_edit_plan(request.user, plan)
     steps = workflow.steps_open_to(request.scope, plan.status, plan.county.code)
+    # every read below goes through the user's scope, like the plan itself
+    plans = selectors.plans_visible(request.user)
     can_adjust = plan.status in workflow.ADJUST_FROM and workflow.holds(
-        request.scope, workflow.ADJUST_ROLE, plan.county.code) and not ActionPlan.objects.filter(previous=plan).exists()
-    versions = ActionPlan.objects.filter(county=plan.county, period=plan.period).order_by("-version")
+        request.scope, workflow.ADJUST_ROLE, plan.county.code) and not plans.filter(previous=plan).exists()
+    versions = plans.filter(county=plan.county, period=plan.period).order_by("-version")
     candidates = []
     if can_edit:
         in_plan = set(plan.items.exclude(estate=None).values_list("estate_id", flat=True))
-        candidates = (Estate.objects.filter(county=plan.county, status="pooled", project__isnull=True)
-                      .exclude(pk__in=in_plan).order_by("-priority_score", "code")[:300])
-    projects = RenovationProject.objects.filter(county=plan.county, is_active=True).exclude(
+        candidates = (restrict(Estate.objects.filter(county=plan.county, status="pooled", project__isnull=True),
+                               request.user).exclude(pk__in=in_plan).order_by("-priority_score", "code")[:300])
+    projects = restrict(RenovationProject.objects.filter(county=plan.county, is_active=True), request.user).exclude(
         pk__in=plan.items.exclude(project=None).values_list("project_id", flat=True)) if can_edit else []
     return render(request, "plans/plan_detail.html", {
         "plan": plan, "figures": figures, "page": page, "can_edit": can_edit, "steps": steps,
@@ -162,12 +164,13 @@ def plan_items(request, pk: int):
     plan = selectors.plan_get(request.user, pk)
     estate = project = None
     if request.POST.get("project"):
-        project = RenovationProject.objects.filter(code=request.POST["project"].strip()[:32], county=plan.county).first()
+        project = restrict(RenovationProject.objects.filter(code=request.POST["project"].strip()[:32],
+                                                            county=plan.county), request.user).first()
         if project is None:
             raise ServiceError("plan_item_invalid", _("No merged project with this code in the county."))
     else:
         code = request.POST.get("estate", "").strip()[:32]
-        estate = Estate.objects.filter(code=code, county=plan.county).first()
+        estate = restrict(Estate.objects.filter(code=code, county=plan.county), request.user).first()
         if estate is None:
             raise ServiceError("plan_item_invalid", _("No estate with the code %(code)s in the county.") % {
                 "code": code or "-"})
@@ -185,7 +188,7 @@ def plan_items(request, pk: int):
 @handles_service_errors
 def plan_item(request, pk: int, item_pk: int):
     plan = selectors.plan_get(request.user, pk)
-    item = get_object_or_404(PlanItem, pk=item_pk, plan=plan)
+    item = get_object_or_404(restrict(PlanItem.objects.filter(plan=plan), request.user), pk=item_pk)
     if request.POST.get("action") == "delete":
         services.plan_item_remove(actor=request.user, item=item)
         messages.success(request, _("Removed from the plan."))
@@ -209,10 +212,9 @@ def plan_item(request, pk: int, item_pk: int):
 @handles_service_errors
 def plan_step(request, pk: int):
     plan = selectors.plan_get(request.user, pk)
-    services.plan_transition(actor=request.user, plan=plan, step=request.POST.get("step", ""),
-                             comment=request.POST.get("comment", ""))
-    messages.success(request, _("Done: the plan is now %(status)s.") % {
-        "status": ActionPlan.objects.get(pk=plan.pk).get_status_display()})
+    plan = services.plan_transition(actor=request.user, plan=plan, step=request.POST.get("step", ""),
+                                    comment=request.POST.get("comment", ""))
+    messages.success(request, _("Done: the plan is now %(status)s.") % {"status": plan.get_status_display()})
     return redirect("plans:detail", pk=plan.pk)
 
 
