@@ -711,7 +711,7 @@ def _resolve(resolver: RegionResolver, county_ref, street_ref, community_ref):
 # matching against the file itself and the database
 
 
-@dataclass
+@dataclass(slots=True)
 class Existing:
     id: int
     code: str
@@ -795,10 +795,15 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
             if len(report.preview["created"]) < PREVIEW:
                 report.preview["created"].append({"row": row.line, "code": code, "name": row.values[name_i]})
             continue
-        new_values = tuple(old if new is None and VALUE_FIELDS[i] not in row.present else new
-                           for i, (old, new) in enumerate(zip(match.values, row.values, strict=True)))
         new_defs = match.deficiencies if row.deficiencies is None else row.deficiencies
-        changed = [VALUE_FIELDS[i] for i, (a, b) in enumerate(zip(match.values, new_values, strict=True)) if a != b]
+        if row.values == match.values and new_defs == match.deficiencies and match.region_id == row.region.pk:
+            changed = []  # (the common case of a file imported again: nothing to merge or compare field by field)
+            new_values = match.values
+        else:
+            new_values = tuple(old if new is None and VALUE_FIELDS[i] not in row.present else new
+                               for i, (old, new) in enumerate(zip(match.values, row.values, strict=True)))
+            changed = [VALUE_FIELDS[i] for i, (a, b) in enumerate(zip(match.values, new_values, strict=True))
+                       if a != b]
         if new_defs != match.deficiencies:
             changed.append("deficiencies")
         if match.region_id != row.region.pk:
@@ -828,38 +833,89 @@ def _code_of(region_id: int) -> str:
 
 
 def _load_existing(county_ids: set[int], codes: list[str]):
+    """The database's estates in these counties or with these codes, by code and by (region, name key).
+
+    Read with plain SQL and converted column by column, each distinct value once, by the converters
+    the ORM would apply (a re-import of 220,000 estates read them in 3.0 s through `values_list`, 0.6 s
+    so); the links come grouped per estate from the database."""
     columns = ("id", "code", "region_id", "county_id", *VALUE_FIELDS)
     by_code: dict[str, Existing] = {}
     by_name: dict[tuple[int, str], Existing] = {}
     records = []
     if county_ids:
-        records.extend(Estate.objects.filter(county_id__in=county_ids).values_list(*columns))
-    wanted = [c for c in codes]
+        records.extend(_raw_rows(Estate.objects.filter(county_id__in=sorted(county_ids)), columns))
+    wanted = list(codes)
     for start in range(0, len(wanted), 900):
         chunk = wanted[start:start + 900]
-        records.extend(Estate.objects.filter(code__in=chunk).exclude(county_id__in=county_ids).values_list(*columns))
+        records.extend(_raw_rows(Estate.objects.filter(code__in=chunk).exclude(county_id__in=county_ids), columns))
     if not records:
         return by_code, by_name
-    ids = [r[0] for r in records]
-    defs: dict[int, list[int]] = defaultdict(list)
-    through = Estate.deficiencies.through
-    if county_ids:
-        for estate_id, item_id in through.objects.filter(estate__county_id__in=county_ids).values_list(
-                "estate_id", "catalogueitem_id"):
-            defs[estate_id].append(item_id)
-    outside = [r[0] for r in records if r[3] not in county_ids]
-    for start in range(0, len(outside), 900):
-        for estate_id, item_id in through.objects.filter(estate_id__in=outside[start:start + 900]).values_list(
-                "estate_id", "catalogueitem_id"):
-            defs[estate_id].append(item_id)
-    del ids
-    for record in records:
+    defs = _links_of(county_ids, [r[0] for r in records if r[3] not in county_ids])
+    value_columns = _converted_columns(list(zip(*records, strict=True))[4:], VALUE_FIELDS)
+    for record, values in zip(records, zip(*value_columns, strict=True), strict=True):
         existing = Existing(id=record[0], code=record[1], region_id=record[2], county_id=record[3],
-                            values=tuple(record[4:]), deficiencies=tuple(sorted(defs.get(record[0], ()))))
+                            values=values, deficiencies=defs.get(record[0], ()))
         by_code[existing.code] = existing
-        key = (existing.region_id, name_key(existing.values[0]))
+        key = (existing.region_id, name_key(values[0]))
         by_name[key] = _AMBIGUOUS if key in by_name else existing
     return by_code, by_name
+
+
+def _raw_rows(queryset, columns: tuple[str, ...]) -> list[tuple]:
+    """The rows of `queryset.values_list(*columns)` as the database gives them (no conversion)."""
+    sql, params = queryset.values_list(*columns).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _converted_columns(columns: list[tuple], names: tuple[str, ...]) -> list:
+    """Each raw column converted as the ORM converts the estate field of its name (decimals, booleans
+    on SQLite), each distinct raw value once."""
+    meta = Estate._meta
+    out = []
+    for column, name in zip(columns, names, strict=True):
+        model_field = meta.get_field(name)
+        col = model_field.get_col(meta.db_table)
+        converters = [*connection.ops.get_db_converters(col), *model_field.get_db_converters(connection)]
+        if converters:
+            seen: dict = {}
+            for raw in set(column):
+                value = raw
+                for convert in converters:
+                    value = convert(value, col, connection)
+                seen[raw] = value
+            column = list(map(seen.__getitem__, column))
+        out.append(column)
+    return out
+
+
+def _links_of(county_ids: set[int], estate_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """Estate id → its catalogue item ids (sorted), for the estates of these counties and these ids."""
+    qn = connection.ops.quote_name
+    links, estates = qn(Estate.deficiencies.through._meta.db_table), qn(Estate._meta.db_table)
+    grouped = ("group_concat(d.catalogueitem_id)" if connection.vendor == "sqlite"
+               else "string_agg(d.catalogueitem_id::text, ',')")
+    base = (f"SELECT d.estate_id, {grouped} FROM {links} d JOIN {estates} e ON e.id = d.estate_id "
+            "WHERE {where} GROUP BY d.estate_id")
+    found: dict[int, str] = {}
+    with connection.cursor() as cursor:
+        if county_ids:
+            ids = sorted(county_ids)
+            cursor.execute(base.format(where=f"e.county_id IN ({', '.join(['%s'] * len(ids))})"), ids)
+            found.update(cursor.fetchall())
+        for start in range(0, len(estate_ids), 900):
+            chunk = estate_ids[start:start + 900]
+            cursor.execute(base.format(where=f"d.estate_id IN ({', '.join(['%s'] * len(chunk))})"), chunk)
+            found.update(cursor.fetchall())
+    parsed: dict[str, tuple[int, ...]] = {}
+    out = {}
+    for estate_id, text in found.items():
+        items = parsed.get(text)
+        if items is None:
+            items = parsed[text] = tuple(sorted(map(int, text.split(","))))
+        out[estate_id] = items
+    return out
 
 
 class _FreshCodes:
