@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import io
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
@@ -411,11 +412,12 @@ def budgets_import(*, actor, source, period: PlanPeriod | None = None, cause: st
             source = source.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file must be UTF-8 text (CSV).")) from None
-    if not isinstance(source, str) or "\n" not in source and "," not in source:
-        source = (source or "") + "\n" if isinstance(source, str) else ""
+    if not isinstance(source, str):
+        source = ""
     counties = dict(Region.objects.filter(level=RegionLevel.COUNTY).values_list("code", "pk"))
     try:
-        budgets = optimiser.parse_budget_csv(source, counties=counties.keys(),
+        # the text itself, as a file object: a string is never taken for a path, whatever it looks like
+        budgets = optimiser.parse_budget_csv(io.StringIO(source), counties=counties.keys(),
                                              period=(period.start_year, period.end_year) if period else None)
     except optimiser.BudgetFileError as exc:
         lines = _budget_errors_in_words(exc.errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -255,7 +256,7 @@ def _budget_file(request) -> dict | None:
     except UnicodeDecodeError:
         raise ServiceError("budget_file_invalid", _("The budget file must be UTF-8 text (CSV).")) from None
     try:
-        rows = optimiser.parse_budget_csv(text if "\n" in text else text + "\n")
+        rows = optimiser.parse_budget_csv(io.StringIO(text))  # the upload's text, never taken for a path
     except optimiser.BudgetFileError as exc:
         raise ServiceError("budget_file_invalid", _("The budget file has errors: %(first)s") % {
             "first": services._budget_errors_in_words(exc.errors)[0]}) from None

@@ -124,6 +124,32 @@ def test_cli_budget_file_and_infeasibility_in_words(xihu_pool, tmp_path):
 
 
 @pytest.mark.django_db
+def test_cli_budget_file_is_always_read_as_a_file_and_named_when_it_cannot_be(xihu_pool, tmp_path):
+    def refused(name):
+        with pytest.raises(CommandError) as caught:
+            call_command("plan_optimize", "--region", "330106", "--budget-file", name, stdout=StringIO())
+        return str(caught.value)
+
+    # a name with a comma was taken for CSV text ("the column county is missing")
+    missing = tmp_path / "budgets,2021.csv"
+    assert refused(str(missing)) == f"{missing}: no such file"
+    assert refused(str(tmp_path)) == f"{tmp_path}: is a directory, not a CSV file"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("county,year,budget_wan\n330106,2020,5\n# café\n".encode("latin-1"))
+    assert refused(str(latin)) == f"{latin}: not UTF-8 text"
+    bad = tmp_path / "bad,file.csv"
+    bad.write_text("county,year,budget_wan\n330106,2020,-5\n", encoding="utf-8")
+    assert refused(str(bad)).startswith(f"{bad}: row 2, budget_wan")
+    # a real file with a comma in its name is read as the file it is
+    good = tmp_path / "budgets,v2.csv"
+    good.write_text("\ufeffcounty,year,budget_wan\n330106,2020,300\n330106,2021,3000\n330106,2022,3000\n",
+                    encoding="utf-8")
+    out = StringIO()
+    call_command("plan_optimize", "--region", "330106", "--budget-file", str(good), "--json", stdout=out)
+    assert json.loads(out.getvalue())["feasible"] is False  # 300 万元 in 2020 is short of the 30% target
+
+
+@pytest.mark.django_db
 def test_the_page_proposes_and_the_county_adopts_part_then_all(xihu_pool, people, xihu, period):
     county = people["county"]
     plan = services.plan_create(actor=county, county=xihu, period=period)

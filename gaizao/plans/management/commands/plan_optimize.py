@@ -5,7 +5,9 @@ province's) pool under the yearly budgets, the targets and the model-estate rule
 schedule and the LP bound. Budgets come from the database (`PlanBudget`) unless a file is given.
 """
 
+import io
 import json as jsonlib
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -39,17 +41,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         plan_period = PlanPeriod.objects.filter(start_year=start, end_year=end).first() or PlanPeriod(
             start_year=start, end_year=end, name=f"{start}-{end}")
-        budgets = None
-        if budget_file:
-            try:
-                budgets = optimiser.parse_budget_csv(budget_file, period=(start, end))
-            except FileNotFoundError:
-                raise CommandError(f"{budget_file}: no such file") from None
-            except UnicodeDecodeError:
-                raise CommandError(f"{budget_file}: not UTF-8 text") from None
-            except optimiser.BudgetFileError as exc:
-                lines = [f"{budget_file}: row {e['row']}, {e['column'] or '-'}: {e['message']}" for e in exc.errors]
-                raise CommandError("\n".join(lines[:50])) from None
+        budgets = _read_budget_file(budget_file, (start, end)) if budget_file else None
         if time_limit <= 0 or gap is not None and not 0 <= gap < 1:
             raise CommandError("--time-limit must be > 0 and --gap between 0 and 1")
         result = selectors.run_optimiser(target, plan_period, budgets=budgets, time_limit=time_limit,
@@ -88,6 +80,29 @@ class Command(BaseCommand):
         w("schedule (candidate, county, year, model, cost 万元):")
         for row in r.get("schedule", []):
             w(f"  {row['id']:<10} {row['county']} {row['year']} {'model' if row.get('model') else '':<5} {row['cost_wan']}")
+
+
+def _read_budget_file(name: str, period: tuple[int, int]) -> dict:
+    """The budgets in the file named `name`, always read as a file (never taken for CSV text, whatever
+    the name looks like); a file that is missing, unreadable or bad is a CommandError naming it."""
+    path = Path(name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CommandError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CommandError(f"{name}: is a directory, not a CSV file") from None
+    except OSError as exc:
+        raise CommandError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CommandError(f"{name}: not UTF-8 text") from None
+    try:
+        return optimiser.parse_budget_csv(io.StringIO(text), period=period)
+    except optimiser.BudgetFileError as exc:
+        lines = [f"{name}: row {e['row']}, {e['column'] or '-'}: {e['message']}" for e in exc.errors]
+        raise CommandError("\n".join(lines[:50])) from None
 
 
 def _fmt(value) -> str:
