@@ -311,3 +311,27 @@ def test_the_error_workbook_marks_cells_in_their_own_sheet(client, django_captur
     marked = errors["标注-住户"]
     assert marked["L2"].comment is not None and marked["L2"].value == "**"
     assert "标注-小区" not in errors.sheetnames  # only sheets with problems are copied
+
+
+@translation.override("en")
+def test_more_buildings_or_dwellings_than_the_estate_declares_is_a_warning():
+    # in the file: 测试小区1 says 2 buildings and lists 3; 测试小区2 says 10 and lists 1 (fewer is common)
+    data = full_file(estates=[good_row(1, 楼栋数=2), good_row(2)],
+                     buildings=[building(number="1"), building(number="2", 层数=7), building(number="3"),
+                                building("测试小区2", "A")])
+    report = run(data, dry_run=True)
+    assert report["error_count"] == 0, report["errors"]
+    report = run(data)
+    assert report["committed"] and report["error_count"] == 0, report["errors"]
+    warnings = [w for w in report["warnings"] if "more buildings" in w]
+    code = Estate.objects.get(name="测试小区1").code
+    assert warnings == [f"Sheet 楼栋 lists more buildings than the estate sheet's 楼栋数 for 1 estates: "
+                        f"测试小区1（{code}）3 > 2"]
+    assert not [w for w in report["warnings"] if "dwellings" in w]
+    # an estate only in the database: its 户数 there (201) against the household sheet of a later file
+    Estate.objects.filter(code=code).update(households=2)
+    later = book(households=[household(room="101"), household(room="102"), household(room="103")])
+    report = run(later, dry_run=True)
+    assert report["error_count"] == 0, report["errors"]
+    assert [w for w in report["warnings"] if "dwellings" in w] == [
+        f"Sheet 住户 lists more dwellings than the estate sheet's 户数 for 1 estates: 测试小区1（{code}）3 > 2"]

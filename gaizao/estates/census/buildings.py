@@ -34,6 +34,7 @@ from .importer import (
     AUDIT_VERB,
     EXAMPLE_PREFIXES,
     PREVIEW,
+    VALUE_FIELDS,
     Plan,
     RegionResolver,
     Report,
@@ -425,6 +426,7 @@ class _Estates:
         self.by_name: dict[tuple[int, str], EstateRef] = {}
         self.plan = plan
         self.regions: dict = {}
+        self.declared: dict[str, tuple] = {}  # estate code -> (楼栋数, 户数) as they will be after the import
 
     def region(self, parsed: dict):
         """(region, problem) for a row's county, street and community; problem is (field, reason)."""
@@ -445,17 +447,18 @@ class _Estates:
         existing_rows = [row for row in self.plan.rows_ok if id(row) not in created]
         codes = codes | {row.code for row in existing_rows if row.code}
         region_ids = region_ids | {row.region.pk for row in existing_rows if not row.code}
-        columns = ("id", "code", "name", "region_id", "region__code")
+        columns = ("id", "code", "name", "region_id", "region__code", "buildings", "households")
         records = []
         for field_name, wanted in (("code__in", sorted(codes)), ("region_id__in", sorted(region_ids))):
             for start in range(0, len(wanted), CHUNK):
                 records.extend(Estate.objects.filter(**{field_name: wanted[start:start + CHUNK]})
                                .values_list(*columns))
         seen = set()
-        for pk, code, name, region_id, region_code in records:
+        for pk, code, name, region_id, region_code, buildings, households in records:
             if pk in seen or not self.scope.covers(region_code, Action.CHANGE):
                 continue
             seen.add(pk)
+            self.declared[code] = (buildings, households)
             ref = EstateRef(code=code, id=pk, name=name, region_code=region_code)
             self.by_code[code] = ref
             key = (region_id, name_key(name))
@@ -464,10 +467,18 @@ class _Estates:
             ref = self.by_code.get(row.code) if row.code else self.by_name.get((row.region.pk, name_key(row.values[0])))
             if ref is not None and ref is not _AMBIGUOUS:
                 self.by_name[(row.region.pk, name_key(row.values[0]))] = ref
+                self._declare(ref.code, row)
         for row, code in file_rows:
             ref = EstateRef(code=code, id=None, name=row.values[0], region_code=row.region.code)
             self.by_code[code] = ref
             self.by_name[(row.region.pk, name_key(row.values[0]))] = ref
+            self._declare(code, row)
+
+    def _declare(self, code: str, row) -> None:
+        """The estate sheet's 楼栋数 and 户数 of the estate, where the row gives them."""
+        old = self.declared.get(code, (None, None))
+        self.declared[code] = tuple(old[i] if row.values[slot] is None or name not in row.present
+                                    else row.values[slot] for i, (name, slot) in enumerate(_COUNT_SLOTS))
 
     def find(self, parsed: dict) -> tuple[EstateRef | None, tuple[str, str] | None]:
         code = parsed.get("estate_code")
@@ -674,7 +685,38 @@ def plan_further(sheets: Sheets, report: Report, plan: Plan, resolver: RegionRes
                         building_id=building_id)
             _count(report, further, HOUSEHOLDS, item)
     further.valid_rows = sum(1 for kind, sheet in checked.items() for row in lines[kind] if sheet.ok(row))
+    if BUILDINGS in checked:
+        _warn_more_than_declared(report, estates, checked[BUILDINGS].table.sheet, 0,
+                                 [ref_code for ref_code, _number in planned])
+    if HOUSEHOLDS in checked:
+        _warn_more_than_declared(report, estates, checked[HOUSEHOLDS].table.sheet, 1,
+                                 [ref_code for ref_code, *_rest in seen_rooms])
     return further
+
+
+_COUNT_SLOTS = tuple((name, VALUE_FIELDS.index(name)) for name in ("buildings", "households"))
+_WARN_EXAMPLES = 10
+
+
+def _warn_more_than_declared(report: Report, estates: _Estates, sheet: str, slot: int, listed_codes: list) -> None:
+    """A warning (not an error: one of the two counts is out of date, and the officials know which) for
+    estates whose sheet lists more buildings than their 楼栋数, or more dwellings than their 户数. Fewer
+    is common: a survey lists the buildings it has reached so far."""
+    listed: dict[str, int] = {}
+    for code in listed_codes:
+        listed[code] = listed.get(code, 0) + 1
+    over = [(code, n, estates.declared[code][slot]) for code, n in listed.items()
+            if estates.declared.get(code, (None, None))[slot] and n > estates.declared[code][slot]]
+    if not over:
+        return
+    names = {ref.code: ref.name for ref in estates.by_code.values()}
+    examples = "、".join(f"{names.get(code, code)}（{code}）{n} > {declared}"
+                        for code, n, declared in over[:_WARN_EXAMPLES])
+    if slot == 0:
+        text = _("Sheet %(sheet)s lists more buildings than the estate sheet's 楼栋数 for %(n)d estates: %(examples)s")
+    else:
+        text = _("Sheet %(sheet)s lists more dwellings than the estate sheet's 户数 for %(n)d estates: %(examples)s")
+    report.warnings.append(text % {"sheet": sheet, "n": len(over), "examples": examples})
 
 
 def _count(report: Report, further: FurtherPlan, kind: str, item: Item) -> None:
