@@ -18,7 +18,6 @@ import struct
 import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -167,36 +166,10 @@ def _verify_member(data: bytes, m: _Member, scan=None) -> None:
         return
     if m.method != 8:
         raise CensusFileError(_("The spreadsheet uses an unsupported compression method."))
-    steps = _inflate(raw, m)
-    if scan is None:
-        for _out in steps:
-            pass
-        return
-    # zlib inflates without the GIL: the next step inflates in a second thread while this one scans
-    tail = b""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(next, steps, None)
-        try:
-            while (out := pending.result()) is not None:
-                pending = pool.submit(next, steps, None)
-                if out:
-                    scan(tail + out)
-                    tail = out[-200:]
-        finally:
-            pending.cancel()
-            try:
-                pending.result()
-            except Exception:  # the scan's own error is the one to report
-                pass
-            steps.close()
-
-
-def _inflate(raw: memoryview, m: _Member) -> Iterator[bytes]:
-    """The inflated text of a deflated member in bounded steps; refused as soon as it yields more
-    than it declared, or ends with another size."""
     inflater = zlib.decompressobj(-15)
     produced = 0
     step = 1 << 20
+    tail = b""
     try:
         for offset in range(0, len(raw), step):
             chunk = raw[offset:offset + step]
@@ -206,17 +179,17 @@ def _inflate(raw: memoryview, m: _Member) -> Iterator[bytes]:
                 if produced > m.uncompressed:
                     raise CensusFileError(_("A part of the spreadsheet is larger than it declares (a zip bomb?)."),
                                           fields={"reason": "zip_bomb", "member": m.name})
-                yield out
+                if scan is not None and out:
+                    scan(tail + out)
+                    tail = out[-200:]
                 chunk = inflater.unconsumed_tail
             if inflater.eof:
                 break
-        rest = inflater.flush()
-        produced += len(rest)
+        produced += len(inflater.flush())
     except zlib.error:
         raise CensusFileError(_("The file is a damaged zip archive.")) from None
     if produced != m.uncompressed:
         raise CensusFileError(_("The file is a damaged zip archive."), fields={"member": m.name})
-    yield rest
 
 
 # Cells so far out that calamine, which holds a sheet as a dense grid, would need gigabytes: one
