@@ -796,6 +796,10 @@ def estates_merge(*, actor, estates, name: str, cause: str = "") -> RenovationPr
                            fields={"estates": apart})
     county = members[0].county
     region = Region.objects.get(code=_common_region([e.region.code for e in members]))
+    if actor is not None and not scope_for(actor).covers(region.code, Action.CHANGE):
+        # (a street official of two streets reaches each estate, but not the county a project across them sits in)
+        raise PermissionDeniedError(_("These estates lie in more than your area: a project of them would belong to "
+                                      "%(region)s. Ask its office to merge them.") % {"region": region.name})
     taken = RenovationProject.objects.filter(code__startswith=f"P{county.code}-").values_list("code", flat=True)
     seq = max([int(c.rsplit("-", 1)[1]) for c in taken if c.rsplit("-", 1)[1].isdigit()] or [0]) + 1
     project = RenovationProject.objects.create(code=f"P{county.code}-{seq:04d}", name=name, region=region,

@@ -273,3 +273,20 @@ def test_a_large_rules_change_runs_as_a_job(zhejiang, county_official, monkeypat
     estate.refresh_from_db()
     assert estate.eligibility == "ineligible" and estate.county_rank is None
     assert Job.objects.get(pk=job.pk).result["eligibility_changed"] == 1
+
+
+def test_a_street_official_of_two_streets_cannot_merge_across_them(zhejiang):
+    from gaizao.accounts.services import membership_grant
+
+    official = make_user(Role.STREET_OFFICIAL, username="two-streets", region_code="330106004")
+    membership_grant(actor=None, user=official, role=Role.STREET_OFFICIAL, region=Region.objects.get(code="330106005"))
+    here = make_estate(XIXI, name="西溪", longitude="120.130000", latitude="30.270000")
+    there = make_estate("330106005", name="翠苑", longitude="120.130500", latitude="30.270300")
+    audit_rows = AuditEntry.objects.count()
+    with pytest.raises(ServiceError) as exc:
+        services.estates_merge(actor=official, estates=[here, there], name="跨街道片区")
+    assert exc.value.code == "permission_denied" and "西湖区" in str(exc.value)
+    assert not RenovationProject.objects.exists() and AuditEntry.objects.count() == audit_rows
+    second = make_estate(XIXI_2, name="西溪二", longitude="120.130100", latitude="30.270100")
+    project = services.estates_merge(actor=official, estates=[here, second], name="西溪片区")
+    assert project.region.code == "330106004"
