@@ -800,6 +800,8 @@ def estates_merge(*, actor, estates, name: str, cause: str = "") -> RenovationPr
         # (a street official of two streets reaches each estate, but not the county a project across them sits in)
         raise PermissionDeniedError(_("These estates lie in more than your area: a project of them would belong to "
                                       "%(region)s. Ask its office to merge them.") % {"region": region.name})
+    # the county row locked: two merges at once in one county must not take the same next code
+    Region.objects.select_for_update().filter(pk=county.pk).first()
     taken = RenovationProject.objects.filter(code__startswith=f"P{county.code}-").values_list("code", flat=True)
     seq = max([int(c.rsplit("-", 1)[1]) for c in taken if c.rsplit("-", 1)[1].isdigit()] or [0]) + 1
     project = RenovationProject.objects.create(code=f"P{county.code}-{seq:04d}", name=name, region=region,

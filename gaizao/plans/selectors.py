@@ -68,6 +68,11 @@ def periods() -> list[PlanPeriod]:
     return list(PlanPeriod.objects.all()) or [period_default()]
 
 
+def periods_stored() -> list[PlanPeriod]:
+    """The periods set up so far (none before set-up; the rules page says so)."""
+    return list(PlanPeriod.objects.all())
+
+
 def period_from_param(value) -> PlanPeriod:
     """'2020-2022', a period id, or nothing (the default); anything else is a 400."""
     if value in (None, ""):
@@ -79,6 +84,9 @@ def period_from_param(value) -> PlanPeriod:
         start, end = optimiser.parse_period(text)
         return PlanPeriod.objects.get(start_year=start, end_year=end)
     except (ValueError, PlanPeriod.DoesNotExist):
+        default = period_default()
+        if default.pk is None and text == default.label:  # the unsaved default the pages offer before set-up
+            return default
         raise ServiceError(ErrorCode.PLAN_PERIOD_INVALID, _("No plan period %(value)s.") % {"value": text[:20]},
                            fields={"period": [_("unknown period")]}) from None
 

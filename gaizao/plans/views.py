@@ -421,7 +421,7 @@ def rules(request):
         "cost_overrides": restrict(UnitCosts.objects.exclude(region__code="33").filter(
             region__code__startswith=region.code).select_related("region"), request.user)[:200],
         "per_household": (c.area_per_household * (c.basic + c.improvement + c.enhancement)).quantize(1),
-        "periods": selectors.periods(), "can_add_period": scope.is_province_admin})
+        "periods": selectors.periods_stored(), "can_add_period": scope.is_province_admin})
 
 
 @login_required

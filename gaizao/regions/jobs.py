@@ -1,3 +1,5 @@
+from django.db import transaction
+
 from gaizao.core.models import Job
 
 from .services import regions_load
@@ -9,6 +11,7 @@ def regions_reload_job(job: Job, progress) -> dict:
     then store the province default rows that are missing (as `gaizao load-regions` does)."""
     paths = job.params.get("paths") or None
     cause = f"job {job.pk}"
-    result = regions_load(actor=job.created_by, paths=paths, progress=progress, cause=cause).as_dict()
-    made = defaults_setup(actor=job.created_by, cause=cause)
+    with transaction.atomic():  # the tree and its default rows, all or nothing
+        result = regions_load(actor=job.created_by, paths=paths, progress=progress, cause=cause).as_dict()
+        made = defaults_setup(actor=job.created_by, cause=cause)
     return {**result, "defaults_created": len(made)}

@@ -335,3 +335,10 @@ def test_more_buildings_or_dwellings_than_the_estate_declares_is_a_warning():
     assert report["error_count"] == 0, report["errors"]
     assert [w for w in report["warnings"] if "dwellings" in w] == [
         f"Sheet 住户 lists more dwellings than the estate sheet's 户数 for 1 estates: 测试小区1（{code}）3 > 2"]
+
+
+def test_building_keys_fold_compatibility_characters():
+    from gaizao.estates.census.buildings import parse_key
+
+    assert parse_key("Ⅱ区 ①号楼", 32) == parse_key("II区1号楼", 32) == "II区1号楼"
+    assert parse_key("１ 单元", 32) == "1单元"

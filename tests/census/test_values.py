@@ -208,3 +208,14 @@ def test_stray_superscripts_and_circled_digits_are_not_read_as_digits(year, mark
     except v.ValueProblem:
         ref = None
     assert ref is None or ref[0] == "name"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1,234.56平方米", Decimal("1234.56")), ("1,234.5㎡", Decimal("1234.50")), ("2,000.00平米", Decimal("2000.00")),
+    ("1,234.5 m²", Decimal("1234.50")), ("1,234户", Decimal("1234.00")), ("12\xa0栋", Decimal("12.00")),
+    ("1\xa0234", Decimal("1234.00")), ("1\u202f234.5", Decimal("1234.50")), ("1\u2009234", Decimal("1234.00")),
+])
+def test_grouped_numbers_with_units_and_web_spaces(text, expected):
+    """Thousands separators together with a unit, and the no-break and thin spaces that text copied from a web
+    page brings into Excel."""
+    assert v.parse_decimal(text) == expected

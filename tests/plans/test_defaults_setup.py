@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from gaizao.core.errors import ErrorCode, PermissionDeniedError, ServiceError
@@ -74,6 +75,14 @@ def test_gets_on_a_fresh_database_write_nothing_and_answer(people):
     assert api.get(reverse("api:target-list"), {"region": "330106"}).json()["period"] == "2020-2022"
     r = county.get(reverse("plans:list"))
     assert 'data-testid="no-period"' in r.content.decode()
+    assert 'data-testid="no-period"' in page.get(reverse("plans:rules")).content.decode()
+    # the period the pages offer (in their selector and links) before set-up is taken back as the default
+    for name, args, query in [*PROVINCE_PAGES, ("plans:budgets", None, {})]:
+        r = page.get(reverse(name, args=args), {**query, "period": "2020-2022"})
+        assert r.status_code == 200, (name, query, r.status_code)
+    for name, query in PROVINCE_APIS:
+        assert api.get(reverse(name), {**query, "period": "2020-2022"}).status_code == 200, name
+    assert page.get(reverse("plans:list"), {"period": "2019-2021"}).status_code == 400
     assert _counts() == before
 
 
@@ -127,6 +136,7 @@ def test_only_the_province_office_sets_up_defaults(people):
 
 
 @pytest.mark.django_db
+@translation.override("en")
 def test_a_plan_needs_a_stored_period(people, xihu):
     _fresh()
     with pytest.raises(ServiceError) as caught:
@@ -134,5 +144,5 @@ def test_a_plan_needs_a_stored_period(people, xihu):
     assert caught.value.code == ErrorCode.PLAN_PERIOD_INVALID
     assert "No plan period has been set up yet" in caught.value.message
     r = _page(people["county"]).post(reverse("plans:create"), {"county": "330106"}, follow=True)
-    assert r.status_code == 200 and "No plan period has been set up yet" in r.content.decode()
+    assert r.status_code == 200 and "尚未设置计划期" in r.content.decode()  # (the page speaks Chinese)
     assert not PlanPeriod.objects.exists()

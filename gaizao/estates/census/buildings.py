@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -141,7 +142,8 @@ def parse_key(raw, max_length: int) -> str | None:
     text = v.parse_text(raw, max_length=max_length)
     if text is None:
         return None
-    text = _SPACES.sub("", v.to_halfwidth(text))
+    # NFKC here, unlike numbers: `Ⅱ区` and `II区`, `①号楼` and `1号楼` name the same building (and stored keys were folded so)
+    text = _SPACES.sub("", unicodedata.normalize("NFKC", text))
     if len(text) > max_length:
         raise v.ValueProblem(_("too long: %(n)d characters, at most %(max)d") % {"n": len(text), "max": max_length})
     return text or None
@@ -227,7 +229,7 @@ class Sheets:
 
 
 def _sheet_key(name: str) -> str:
-    return _SPACES.sub("", v.to_halfwidth(name or ""))
+    return _SPACES.sub("", unicodedata.normalize("NFKC", name or ""))
 
 
 def _kind_by_name(name: str) -> str | None:

@@ -45,7 +45,8 @@ _EDGE_SPACES = EDGE_SPACES = " \t\r\n\u3000\u00a0\ufeff\u200b"
 
 # Full-width forms (U+FF01-U+FF5E) and the ideographic space to ASCII. Not NFKC: it also turns
 # superscripts, circled digits and fractions into digits, so `1995²` would read as 19952.
-_HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_HALFWIDTH = ({code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x00A0: 0x20, 0x202F: 0x20,
+              0x205F: 0x20} | {code: 0x20 for code in range(0x2000, 0x200B)})  # and the spaces NFKC makes plain
 
 
 def to_halfwidth(text: str) -> str:
@@ -106,19 +107,19 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 def _number_text(value) -> str:
     text = to_halfwidth(clean_text(value)).replace(" ", "")
-    for sep in (",", "，", "'", "_"):
-        if sep in text:
-            parts = text.split(sep)
-            # thousands separators: groups of exactly three digits after the first
-            if text.isascii() and all(len(p.split(".")[0]) == 3 and p.split(".")[0].isdigit() for p in parts[1:]) \
-                    and parts[0].lstrip("+-").isdigit():
-                text = "".join(parts)
-            else:
-                raise ValueProblem(_("not a number"))
     for unit in _NUMBER_UNITS:
         if text.endswith(unit) and len(text) > len(unit):
             text = text[: -len(unit)]
             break
+    for sep in (",", "，", "'", "_"):
+        if sep in text:
+            parts = text.split(sep)
+            # thousands separators: groups of exactly three digits after the first
+            groups = [parts[0].lstrip("+-"), *(p.split(".")[0] for p in parts[1:])]
+            if all(g.isascii() and g.isdigit() for g in groups) and all(len(g) == 3 for g in groups[1:]):
+                text = "".join(parts)
+            else:
+                raise ValueProblem(_("not a number"))
     return text
 
 
