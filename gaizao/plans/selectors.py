@@ -25,6 +25,7 @@ from gaizao.estates.models import Estate, EstateStatus, RenovationProject
 from gaizao.regions.models import Region, RegionLevel
 
 from . import optimiser
+from .in_force import period_for_month, plans_in_force
 from .models import (
     PROVINCE_CODE,
     ActionPlan,
@@ -32,7 +33,6 @@ from .models import (
     PlanBudget,
     PlanItem,
     PlanPeriod,
-    PlanStatus,
     ProgressReport,
     ProgressSummary,
     ReportStatus,
@@ -170,19 +170,6 @@ def plan_get(user, pk, *, detail: bool = False) -> ActionPlan:
     if plan is None:
         raise NotFoundError()
     return plan
-
-
-def plans_in_force(county_ids, period: PlanPeriod) -> dict[int, ActionPlan]:
-    """County id -> the plan in force: the latest approved version, else the latest version."""
-    best: dict[int, ActionPlan] = {}
-    if period.pk is None:  # the unsaved default period (nothing set up yet): no plan hangs off it
-        return best
-    for plan in ActionPlan.objects.filter(county_id__in=list(county_ids), period=period).select_related(
-            "county").order_by("county_id", "-version"):
-        have = best.get(plan.county_id)
-        if have is None or (plan.status == PlanStatus.APPROVED and have.status != PlanStatus.APPROVED):
-            best[plan.county_id] = plan
-    return best
 
 
 def counties_in(user, region: Region):
@@ -520,8 +507,7 @@ def progress_rollup(user, region: Region, month: datetime.date, *, by: str = "ch
     found = {r["group"]: r for r in rows}
     codes = set(found)
     expected = defaultdict(int)
-    period = PlanPeriod.objects.filter(start_year__lte=month.year, end_year__gte=month.year).order_by(
-        "-is_default", "start_year").first()
+    period = period_for_month(month)
     if period is not None:
         plan_counties = restrict(ActionPlan.objects.filter(period=period, county__code__startswith=region.code),
                                  user).values_list("county__code", flat=True).distinct()
@@ -581,8 +567,7 @@ def report_due(month: datetime.date, due_day: int) -> datetime.date:
 def reporting_flags(user, region: Region, month: datetime.date, *, today: datetime.date | None = None) -> list[dict]:
     """Counties with a plan whose report for the month is missing or was late (for the city and province)."""
     today = today or timezone.localdate()
-    period = PlanPeriod.objects.filter(start_year__lte=month.year, end_year__gte=month.year).order_by(
-        "-is_default", "start_year").first()
+    period = period_for_month(month)
     if period is None:
         return []
     counties = {p.county.code: p.county for p in restrict(

@@ -28,6 +28,7 @@ from gaizao.estates.models import ContentClass, Estate, EstateStatus, Renovation
 from gaizao.regions.models import Region, RegionLevel
 
 from . import optimiser, workflow
+from .in_force import period_for_month, plans_in_force
 from .models import (
     PROVINCE_CODE,
     STAGE_ORDER,
@@ -897,13 +898,6 @@ def month_end(month: datetime.date) -> datetime.date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
-def plan_in_force(county: Region, period: PlanPeriod) -> ActionPlan | None:
-    """The latest approved version, else the latest version of any state."""
-    plans = list(ActionPlan.objects.filter(county=county, period=period).order_by("-version"))
-    approved = [p for p in plans if p.status == PlanStatus.APPROVED]
-    return approved[0] if approved else (plans[0] if plans else None)
-
-
 def _plan_estates(plan: ActionPlan) -> dict[int, tuple[int, int, Decimal]]:
     """Estate id -> (plan year, households, floor area) for every estate of the plan (members of projects too)."""
     out: dict[int, tuple[int, int, Decimal]] = {}
@@ -932,9 +926,8 @@ def progress_report_open(*, actor, county: Region, month, cause: str = "") -> Pr
     existing = ProgressReport.objects.filter(county=county, month=month).first()
     if existing is not None:
         return existing
-    period = PlanPeriod.objects.filter(start_year__lte=month.year, end_year__gte=month.year).order_by(
-        "-is_default", "start_year").first()
-    plan = plan_in_force(county, period) if period else None
+    period = period_for_month(month)
+    plan = plans_in_force([county.pk], period).get(county.pk) if period else None
     if plan is None:
         raise _bad(ErrorCode.PROGRESS_REPORT_INVALID, "month",
                    _("%(county)s has no plan covering %(month)s.") % {"county": county.name,
