@@ -40,3 +40,5 @@ def test_county_official_ranks_admits_and_maps(live_server, page, zhejiang):
     assert page.locator("#estate-map").get_attribute("data-points") == "3"  # 西湖区 only
     assert page.locator("#estate-map").get_attribute("data-counties") == "89"  # the 2017 county outlines
     assert page.locator("#estate-map canvas").count() >= 1
+    # zoomed to the county's estates, not left on the whole province (zoom about 7)
+    assert float(page.locator("#estate-map").get_attribute("data-zoom")) >= 11

@@ -48,7 +48,6 @@
           });
         }
       }).addTo(map);
-      map.fitBounds(countyLayer.getBounds());
       var bounds = [];
       (data.points || []).forEach(function (p) {
         // [id, code, name, lon, lat, status, eligibility, score]
@@ -61,7 +60,14 @@
         marker.addTo(map);
         bounds.push([p[4], p[3]]);
       });
-      if (bounds.length) { map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20] }); }
+      // one fit, not animated: a second fitBounds while the first one animates is ignored by Leaflet,
+      // which left a county's estates as a dot on the whole province
+      if (bounds.length) {
+        map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20], animate: false });
+      } else {
+        map.fitBounds(countyLayer.getBounds(), { animate: false });
+      }
+      el.dataset.zoom = String(map.getZoom());
       status.textContent = data.mode === "counties" ? data.message : d.labelShown.replace("{n}", data.points.length);
       el.dataset.points = String((data.points || []).length);
       el.dataset.counties = String(countyLayer.getLayers().length);
