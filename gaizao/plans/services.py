@@ -914,6 +914,19 @@ def _plan_estates(plan: ActionPlan) -> dict[int, tuple[int, int, Decimal]]:
     return out
 
 
+def _previous_entries(*, report: ProgressReport, estate_ids: list[int] | None = None) -> dict[int, ProgressEntry]:
+    """Estate id -> its entry in the county's last submitted report before the report's month ({} when
+    there is none); with `estate_ids` only those estates' entries are read."""
+    previous = ProgressReport.objects.filter(county=report.county, month__lt=report.month,
+                                             status=ReportStatus.SUBMITTED).order_by("-month").first()
+    if previous is None:
+        return {}
+    entries = previous.entries.all()
+    if estate_ids is not None:
+        entries = entries.filter(estate_id__in=estate_ids)
+    return {e.estate_id: e for e in entries}
+
+
 @transaction.atomic
 def progress_report_open(*, actor, county: Region, month, cause: str = "") -> ProgressReport:
     """Open the county's report for a month: one entry per estate of the plan in force, carried forward
@@ -949,11 +962,7 @@ def _fill_entries(report: ProgressReport, plan: ActionPlan, *, actor, cause: str
     was made with (carried figures included) and show every change the system made to it."""
     planned = _plan_estates(plan)
     have = {e.estate_id: e for e in report.entries.select_related("estate")}
-    previous = ProgressReport.objects.filter(county=report.county, month__lt=report.month,
-                                             status=ReportStatus.SUBMITTED).order_by("-month").first()
-    carried = {}
-    if previous is not None:
-        carried = {e.estate_id: e for e in previous.entries.all()}
+    carried = _previous_entries(report=report)
     new_ids = [estate_id for estate_id in planned if estate_id not in have]
     estates = Estate.objects.only("id", "name").in_bulk(new_ids)  # names for the audit rows, in one query
     rows = []
@@ -1037,12 +1046,7 @@ def progress_entries_update(*, actor, report: ProgressReport, rows: dict[int, di
     missing = [k for k in rows if k not in entries]
     if missing:
         raise NotFoundError()
-    previous_report = ProgressReport.objects.filter(county=report.county, month__lt=report.month,
-                                                    status=ReportStatus.SUBMITTED).order_by("-month").first()
-    previous = {}
-    if previous_report is not None:
-        previous = {e.estate_id: e for e in previous_report.entries.filter(
-            estate_id__in=[e.estate_id for e in entries.values()])}
+    previous = _previous_entries(report=report, estate_ids=[e.estate_id for e in entries.values()])
     changed = []
     for pk, values in rows.items():
         entry = entries[pk]
