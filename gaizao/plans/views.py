@@ -405,8 +405,12 @@ def rules(request):
     scope = request.scope
     from .models import ModelEstate
 
+    # the rules' own region by name (浙江省 or the county), not by code
+    source = region if t.source_region == region.code else Region.objects.filter(code=t.source_region).first()
+
     return render(request, "plans/rules.html", {
         "region": region, "rule_region": rule_region, "targets": t, "costs": c, "own_target": own_target,
+        "targets_source": source.name if source is not None else t.source_region,
         "own_costs": own_costs, "measures": TargetMeasure.choices,
         "milestones": [{"year": m.year, "share": format(float(m.share) * 100, "g")} for m in t.milestones],
         "can_edit_targets": rule_region is not None and scope.is_province_admin,
