@@ -312,3 +312,14 @@ def test_pages_upload_dry_run_errors_and_commit(client, django_capture_on_commit
     response = client.post(reverse("census:upload"), {"file": garbage, "mode": "dry_run"})
     assert response.status_code == 400 and "not a spreadsheet" in response.content.decode().lower() or \
         response.status_code == 400
+
+
+@translation.override("en")
+def test_an_unknown_deficiency_names_the_catalogue_items_meant(zhejiang):
+    data = xlsx_bytes([good_row(1, 主要问题="屋面防水、供水设施"), good_row(2, 主要问题="电梯加装"),
+                       good_row(3, 主要问题="完全无关的词")])
+    report = run(data, dry_run=True)
+    reasons = {e["row"]: e["reason"] for e in report["errors"] if e["column"] == "主要问题"}
+    assert reasons[2] == "not in the content catalogue: 屋面防水; did you mean 屋面?"
+    assert reasons[3] == "not in the content catalogue: 电梯加装; did you mean 加装电梯?"
+    assert reasons[4] == "not in the content catalogue: 完全无关的词"

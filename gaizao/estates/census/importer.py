@@ -20,6 +20,7 @@ while SQLite works without the GIL. The fast paths are property-tested equal to 
 from __future__ import annotations
 
 import datetime
+import difflib
 import gc
 import json
 import re
@@ -237,8 +238,27 @@ class Catalogue:
             elif pk not in found:
                 found.append(pk)
         if unknown:
-            raise v.ValueProblem(_("not in the content catalogue: %(items)s") % {"items": "、".join(unknown[:5])})
+            reason = _("not in the content catalogue: %(items)s") % {"items": "、".join(unknown[:5])}
+            hints = self.suggestions(unknown[0])
+            if hints:
+                reason += _("; did you mean %(names)s?") % {"names": "、".join(hints)}
+            raise v.ValueProblem(reason)
         return tuple(sorted(found))
+
+    def suggestions(self, text: str, *, limit: int = 3) -> list[str]:
+        """Catalogue items a county may have meant by `text`: those a spelling of which it contains
+        (`屋面防水` → 屋面), else the closest spellings."""
+        key = name_key(text)
+        hits = sorted((spelling for spelling in self.lookup if len(spelling) > 1 and spelling in key),
+                      key=len, reverse=True)
+        if not hits:
+            hits = difflib.get_close_matches(key, list(self.lookup), n=limit, cutoff=0.5)
+        names = []
+        for spelling in hits:
+            name = self.items[self.lookup[spelling]].name
+            if name not in names:
+                names.append(name)
+        return names[:limit]
 
     def names(self, ids) -> str:
         return "、".join(self.items[i].name for i in sorted(ids, key=lambda i: (self.items[i].sort, i)))
