@@ -221,11 +221,8 @@ class ProgressRollupApi(APIView):
         return Response({
             "region": region.code, "month": month.strftime("%Y-%m"), "by": by,
             "total": rollup["total"].as_dict(), "rows": [r.as_dict() for r in rollup["rows"]],
-            "monthly": [{**r, "start_rate": None if r["start_rate"] is None else str(r["start_rate"]),
-                         "completion_rate": None if r["completion_rate"] is None else str(r["completion_rate"])}
-                        for r in series],
-            "flags": [{**f, "due": f["due"].isoformat(), "submitted": f["submitted"].isoformat()
-                       if f["submitted"] else None} for f in selectors.reporting_flags(request.user, region, month)],
+            "monthly": selectors.monthly_data(series),
+            "flags": selectors.flags_data(selectors.reporting_flags(request.user, region, month)),
         })
 
 

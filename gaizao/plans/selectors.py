@@ -680,14 +680,24 @@ def dashboard_data(d: dict) -> dict:
         "plan_vs_target": d["rollup"].total.series(),
         "plan": d["rollup"].as_dict(),
         "progress": {"total": d["progress"]["total"].as_dict(), "rows": [r.as_dict() for r in d["progress"]["rows"]]},
-        "monthly": [{**r, "start_rate": None if r["start_rate"] is None else str(r["start_rate"]),
-                     "completion_rate": None if r["completion_rate"] is None else str(r["completion_rate"])}
-                    for r in d["series"]],
+        "monthly": monthly_data(d["series"]),
         "ranked": [r.as_dict() for r in d["ranked"]],
         "map": d["map"],
-        "flags": [{**f, "due": f["due"].isoformat(), "submitted": f["submitted"].isoformat() if f["submitted"] else None}
-                  for f in d["flags"]],
+        "flags": flags_data(d["flags"]),
     }
+
+
+def monthly_data(series: list[dict]) -> list[dict]:
+    """`progress_series` as JSON (rates as strings)."""
+    return [{**r, "start_rate": None if r["start_rate"] is None else str(r["start_rate"]),
+             "completion_rate": None if r["completion_rate"] is None else str(r["completion_rate"])}
+            for r in series]
+
+
+def flags_data(flags: list[dict]) -> list[dict]:
+    """`reporting_flags` as JSON (dates in ISO form)."""
+    return [{**f, "due": f["due"].isoformat(), "submitted": f["submitted"].isoformat() if f["submitted"] else None}
+            for f in flags]
 
 
 # ---------------------------------------------------------------------------------------------
