@@ -323,3 +323,14 @@ def test_an_unknown_deficiency_names_the_catalogue_items_meant(zhejiang):
     assert reasons[2] == "not in the content catalogue: 屋面防水; did you mean 屋面?"
     assert reasons[3] == "not in the content catalogue: 电梯加装; did you mean 加装电梯?"
     assert reasons[4] == "not in the content catalogue: 完全无关的词"
+
+
+@translation.override("en")
+def test_a_mistyped_region_names_the_regions_meant(zhejiang):
+    data = xlsx_bytes([good_row(1, **{"街道（乡镇）": "西溪路街道", "社区": ""}), good_row(2, **{"县（市、区）": "西胡区"}),
+                       good_row(3, **{"街道（乡镇）": "完全没有", "社区": ""})])
+    report = run(data, dry_run=True)
+    reasons = {e["row"]: e["reason"] for e in report["errors"]}
+    assert reasons[2] == "no Street / town of this name inside 西湖区; did you mean 西溪街道?"
+    assert reasons[3].startswith("no county of this name in the region tree; did you mean 西湖区")
+    assert reasons[4] == "no Street / town of this name inside 西湖区"

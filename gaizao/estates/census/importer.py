@@ -142,7 +142,13 @@ class RegionResolver:
         found = self._pick(self.counties_by_name.get(name_key(text), [])) or self._pick(
             self.counties_by_short.get(short_key(text), []))
         if found is None:
-            raise v.ValueProblem(_("no county of this name in the region tree"))
+            reason = _("no county of this name in the region tree")
+            names = {k: regions[0].name for k, regions in self.counties_by_short.items()
+                     if any(r.is_active for r in regions)}
+            hints = [names[k] for k in difflib.get_close_matches(short_key(text), list(names), n=3, cutoff=0.5)]
+            if hints:
+                reason += _("; did you mean %(names)s?") % {"names": "、".join(hints)}
+            raise v.ValueProblem(reason)
         return found
 
     def child(self, ref, parent: Region, level: str) -> Region:
@@ -158,9 +164,19 @@ class RegionResolver:
         found = self._pick(self.children[parent.pk].get(name_key(text), [])) or self._pick(
             self.children_short[parent.pk].get(short_key(text), []))
         if found is None:
-            raise v.ValueProblem(_("no %(level)s of this name inside %(parent)s")
-                                 % {"level": RegionLevel(level).label, "parent": parent.name})
+            reason = _("no %(level)s of this name inside %(parent)s") % {"level": RegionLevel(level).label,
+                                                                        "parent": parent.name}
+            hints = self._close_children(parent, text)
+            if hints:
+                reason += _("; did you mean %(names)s?") % {"names": "、".join(hints)}
+            raise v.ValueProblem(reason)
         return found
+
+    def _close_children(self, parent: Region, text: str) -> list[str]:
+        """The names of `parent`'s active regions closest to `text` (a typo, a former name)."""
+        by_key = {short_key(r.name): r.name for regions in self.children[parent.pk].values() for r in regions
+                  if r.is_active}
+        return [by_key[k] for k in difflib.get_close_matches(short_key(text), list(by_key), n=3, cutoff=0.5)]
 
 
 # ---------------------------------------------------------------------------------------------
