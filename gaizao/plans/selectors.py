@@ -51,6 +51,7 @@ from .targets import (
     share_checks,
     targets_by_county,
     targets_for,
+    to_units,
 )
 
 CHILD_LEVEL = {RegionLevel.PROVINCE: RegionLevel.CITY, RegionLevel.CITY: RegionLevel.COUNTY}
@@ -180,13 +181,6 @@ def counties_in(user, region: Region):
 
 MEASURE_FIELDS = {TargetMeasure.ESTATES: "estates", TargetMeasure.HOUSEHOLDS: "households",
                   TargetMeasure.FLOOR_AREA: "floor_area"}
-
-
-def _units(values: dict, measure: str) -> int:
-    v = values.get(MEASURE_FIELDS[measure]) or 0
-    if measure == TargetMeasure.FLOOR_AREA:
-        return int((Decimal(v) * AREA_SCALE).to_integral_value())
-    return int(v)
 
 
 def pool_totals(county_codes, period: PlanPeriod, costs: dict[str, Costs] | None = None) -> dict[str, dict]:
@@ -339,17 +333,17 @@ def county_figures(counties: list[Region], period: PlanPeriod, *, measure: str |
                 if y in by_year:
                     by_year[y] = row
         explicit = t.task_units() if m == t.measure else None
-        task = explicit if explicit is not None else _units(pools[county.code], m)
+        task = explicit if explicit is not None else to_units(pools[county.code].get(MEASURE_FIELDS[m]), m)
+        per_year = {y: to_units(by_year[y].get(MEASURE_FIELDS[m]), m) for y in years}
         planned, running = {}, 0
         for y in years:
-            running += _units(by_year[y], m)
+            running += per_year[y]
             planned[y] = running
         req = {y: required(share, task) for y, share in t.by_year(period.start_year, period.end_year).items()}
         actual = _actual_by_year(summaries.get(county.code, []), years, m)
         f = PlanFigures(code=county.code, name=county.name, measure=m, years=years, counties=1,
                         plans=1 if plan else 0, status_counts={plan.status: 1} if plan else {}, by_year=by_year,
                         task_units=task, required_units=req, planned_units=planned, actual_units=actual, plan=plan)
-        per_year = {y: _units(by_year[y], m) for y in years}
         f.checks = share_checks(Targets(**{**t.__dict__, "measure": m}), period.start_year, period.end_year, task,
                                 per_year, actual)
         planned_models = 0
