@@ -400,6 +400,15 @@ def budgets_set(*, actor, county: Region, amounts: dict, cause: str = "") -> Non
         budget_set(actor=actor, county=county, year=year, budget_wan=budget_wan, cause=cause)
 
 
+def budget_file_text(data: bytes) -> str:
+    """A budget file's bytes as text: UTF-8, a leading byte-order mark dropped; bytes that are not UTF-8
+    are a `budget_file_invalid` error (the upload pages, the import and the `plan-optimize` command)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file must be UTF-8 text (CSV).")) from None
+
+
 def _budget_errors_in_words(errors: list[dict]) -> list[str]:
     return [_("Row %(row)s, column %(column)s: %(message)s") % {
         "row": e.get("row"), "column": e.get("column") or "-", "message": e.get("message")} for e in errors]
@@ -409,10 +418,7 @@ def _budget_errors_in_words(errors: list[dict]) -> list[str]:
 def budgets_import(*, actor, source, period: PlanPeriod | None = None, cause: str = "") -> dict:
     """Import a CSV with columns county,year,budget_wan (万元); all rows or none."""
     if isinstance(source, bytes):
-        try:
-            source = source.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file must be UTF-8 text (CSV).")) from None
+        source = budget_file_text(source)
     if not isinstance(source, str):
         source = ""
     counties = dict(Region.objects.filter(level=RegionLevel.COUNTY).values_list("code", "pk"))

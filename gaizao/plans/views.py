@@ -251,10 +251,7 @@ def _budget_file(request) -> dict | None:
         raise ServiceError("budget_file_invalid", _("The budget file is too large (2 MB at most)."))
     from . import optimiser
 
-    try:
-        text = upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ServiceError("budget_file_invalid", _("The budget file must be UTF-8 text (CSV).")) from None
+    text = services.budget_file_text(upload.read())
     try:
         rows = optimiser.parse_budget_csv(io.StringIO(text))  # the upload's text, never taken for a path
     except optimiser.BudgetFileError as exc:

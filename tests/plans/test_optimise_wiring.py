@@ -250,6 +250,23 @@ def test_budget_import_is_all_or_nothing(people, xihu, period):
 
 
 @pytest.mark.django_db
+def test_budget_bytes_are_utf8_with_or_without_a_bom_and_nothing_else(people, xihu, period):
+    text = "county,year,budget_wan\n330106,2020,100\n"
+    assert services.budget_file_text(text.encode("utf-8")) == text
+    assert services.budget_file_text(b"\xef\xbb\xbf" + text.encode("utf-8")) == text
+    chinese = "县,年,预算\n330106,2020,100\n".encode("gb18030")  # GB18030 is not read as such: refused
+    with pytest.raises(services.ServiceError) as err:
+        services.budget_file_text(chinese)
+    assert err.value.code == "budget_file_invalid" and "UTF-8" in err.value.message
+    with pytest.raises(services.ServiceError) as err:
+        services.budgets_import(actor=people["county"], source=chinese, period=period)
+    assert err.value.code == "budget_file_invalid" and "UTF-8" in err.value.message
+    result = services.budgets_import(actor=people["county"], source=b"\xef\xbb\xbf" + text.encode("utf-8"),
+                                     period=period)
+    assert result["rows"] == 1
+
+
+@pytest.mark.django_db
 def test_budget_form_saves_all_years_or_none_and_refuses_what_the_column_cannot_hold(people, xihu, period):
     from gaizao.plans.models import PlanBudget
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gaizao.plans import optimiser, selectors
+from gaizao.core.errors import ServiceError
+from gaizao.plans import optimiser, selectors, services
 from gaizao.plans.models import PlanPeriod
 from gaizao.regions.models import Region, RegionLevel
 
@@ -95,8 +96,8 @@ def _read_budget_file(name: str, period: tuple[int, int]) -> dict:
     except OSError as exc:
         raise CommandError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        text = services.budget_file_text(data)
+    except ServiceError:  # the command names the file in its own words
         raise CommandError(f"{name}: not UTF-8 text") from None
     try:
         return optimiser.parse_budget_csv(io.StringIO(text), period=period)
