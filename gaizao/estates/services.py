@@ -339,13 +339,16 @@ def counties_rerank(county_ids: Iterable[int]) -> None:
     table = Estate._meta.db_table
     marks = ", ".join(["%s"] * len(ids))
     differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    # codes by code point on both databases (SQLite's BINARY; PostgreSQL's collation may sort "B" after "a"), as
+    # the census import ranks the counties it fills alone
+    by_code = 'code COLLATE "C"' if connection.vendor == "postgresql" else "code"
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET county_rank = NULL WHERE county_id IN ({marks}) AND county_rank IS NOT NULL "
             f"AND (eligibility <> %s OR status = %s)", [*ids, Eligibility.ELIGIBLE, EstateStatus.DROPPED])
         cursor.execute(
             f"UPDATE {table} SET county_rank = r.rk FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY county_id "
-            f"ORDER BY priority_score DESC, code) AS rk FROM {table} WHERE county_id IN ({marks}) "
+            f"ORDER BY priority_score DESC, {by_code}) AS rk FROM {table} WHERE county_id IN ({marks}) "
             f"AND eligibility = %s AND status <> %s) AS r WHERE {table}.id = r.id AND {table}.county_rank {differs} r.rk",
             [*ids, Eligibility.ELIGIBLE, EstateStatus.DROPPED])
 

@@ -1095,7 +1095,11 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                     cursor.execute(sql)
                 params = estate_rows.result()
                 for start in range(0, len(params), 4 * CHUNK):
-                    cursor.executemany(insert_sql, params[start:start + 4 * CHUNK])
+                    if connection.vendor == "postgresql":
+                        _copy_rows(cursor, meta.db_table, [meta.get_field(f).column for f in insert_fields],
+                                   params[start:start + 4 * CHUNK])
+                    else:
+                        cursor.executemany(insert_sql, params[start:start + 4 * CHUNK])
                     progress(65 + 20 * (start + 4 * CHUNK) // max(1, total),
                              _("Written %(n)d of %(total)d") % {"n": min(len(params), start + 4 * CHUNK),
                                                                 "total": total})
@@ -1112,11 +1116,10 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 _insert_created_audit_sqlite(cursor, audit, new_ids[0], new_ids[-1], codes.result())
             elif new_ids:
                 after_json = _AuditJson(catalogue)
-                for start in range(0, len(plan.creates), 2 * CHUNK):
-                    cursor.executemany(audit.sql, [
-                        audit.row_json(new_ids[i], AuditAction.CREATE, row.values[0], row.region.code, None,
-                                       after_json(filled[i], row.region.code, row.deficiencies or ()))
-                        for i, (row, _code) in enumerate(plan.creates[start:start + 2 * CHUNK], start=start)])
+                _copy_rows(cursor, AuditEntry._meta.db_table, audit.columns, (
+                    audit.row_json(new_ids[i], AuditAction.CREATE, row.values[0], row.region.code, None,
+                                   after_json(filled[i], row.region.code, row.deficiencies or ()))
+                    for i, (row, _code) in enumerate(plan.creates)))
             for sql in deferred.get(AuditEntry, []):
                 cursor.execute(sql)
             done = len(plan.creates)
@@ -1151,11 +1154,9 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
 def _ranks_of_new_counties(plan: Plan, derived: list[tuple], eligible: str) -> dict[int, int]:
     """County ranks of new estates (index in `plan.creates` → rank) in counties that had no estates
     before this import and get no updates, ranked here as `counties_rerank` would (score, then code),
-    so that those counties need no ranking pass over the table. SQLite only: its BINARY collation
-    orders codes as Python does; PostgreSQL's collation may not, so it always ranks in SQL."""
+    so that those counties need no ranking pass over the table (`counties_rerank` orders codes by code
+    point on both databases, as Python does)."""
     plan.ranked_counties = set()
-    if connection.vendor != "sqlite":
-        return {}
     updated = {row.county.pk for row, *_r in plan.updates} | {old.county_id for _row, old, *_r in plan.updates}
     by_county: dict[int, list[tuple]] = defaultdict(list)
     for i, (row, code) in enumerate(plan.creates):
@@ -1229,9 +1230,17 @@ def _insert_estate_links(cursor, through_table: str, estate_items: list[tuple[in
         cursor.execute(f"INSERT INTO {through_table} ({columns}) SELECT e.value ->> 0, i.value "
                        f"FROM json_each(%s) AS e, json_each(e.value, '$[1]') AS i", [json.dumps(estate_items)])
         return
-    links = [(estate_id, item) for estate_id, items in estate_items for item in items]
-    for start in range(0, len(links), 10 * CHUNK):
-        cursor.executemany(f"INSERT INTO {through_table} ({columns}) VALUES (%s, %s)", links[start:start + 10 * CHUNK])
+    _copy_rows(cursor, Estate.deficiencies.through._meta.db_table, ("estate_id", "catalogueitem_id"),
+               ((estate_id, item) for estate_id, items in estate_items for item in items))
+
+
+def _copy_rows(cursor, table: str, columns, rows) -> None:
+    """Rows into a PostgreSQL table with COPY: one stream instead of a statement per row (a census of
+    220,000 estates: links 27.7 s, estates 17.0 s, audit 10.2 s by `executemany`)."""
+    qn = connection.ops.quote_name
+    with cursor.cursor.copy(f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 _encode_str = json.encoder.encode_basestring  # what json.dumps(…, ensure_ascii=False) writes for a str
@@ -1344,7 +1353,8 @@ class _AuditWriter:
         self.json_field = meta.get_field("before")
         cols = ("at", "actor", "actor_name", "request_id", "action", "verb", "object_type", "object_id",
                 "object_repr", "region_code", "before", "after", "cause")
-        columns = ", ".join(ops.quote_name(meta.get_field(c).column) for c in cols)
+        self.columns = [meta.get_field(c).column for c in cols]
+        columns = ", ".join(ops.quote_name(column) for column in self.columns)
         self.sql = (f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) "
                     f"VALUES ({', '.join(['%s'] * len(cols))})")
         self.pending: list[tuple] = []
