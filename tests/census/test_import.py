@@ -334,3 +334,20 @@ def test_a_mistyped_region_names_the_regions_meant(zhejiang):
     assert reasons[2] == "no Street / town of this name inside 西湖区; did you mean 西溪街道?"
     assert reasons[3].startswith("no county of this name in the region tree; did you mean 西湖区")
     assert reasons[4] == "no Street / town of this name inside 西湖区"
+
+
+def test_ranks_made_by_the_import_equal_a_ranking_pass(zhejiang):
+    """A county the import fills alone is ranked in Python; a later `counties_rerank` (SQL) gives the same ranks,
+    ties in score broken by code in code-point order on both databases."""
+    from gaizao.estates.services import counties_rerank
+
+    codes = ["b-1", "B-2", "a-3", "A-4", "330106-000009", "330106-000010"]
+    rows = [good_row(i, 小区编码=code, 建成年份=1990) for i, code in enumerate(codes, start=1)]
+    rows.append(good_row(9, 小区编码="C-9", 建成年份=1985))  # older: a higher score, ranked first
+    report = run(xlsx_bytes(rows))
+    assert report["created"] == 7
+    ranks = dict(Estate.objects.values_list("code", "county_rank"))
+    assert [code for code, _rank in sorted(ranks.items(), key=lambda kv: kv[1])] == [
+        "C-9", "330106-000009", "330106-000010", "A-4", "B-2", "a-3", "b-1"]
+    counties_rerank([Estate.objects.first().county_id])
+    assert dict(Estate.objects.values_list("code", "county_rank")) == ranks
