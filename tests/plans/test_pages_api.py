@@ -184,3 +184,10 @@ def test_the_province_adds_a_plan_period_on_the_rules_page(people):
     assert not PlanPeriod.objects.filter(start_year=2026).exists()
     html = client_for(people["county"]).get(reverse("plans:rules"), {"region": "330106"}).content.decode()
     assert "2023-2025" in html and 'name="start_year"' not in html
+
+
+@pytest.mark.django_db
+def test_rules_page_names_the_region_whose_rules_are_in_force(people):
+    page = client_for(people["county"])
+    html = page.get(reverse("plans:rules"), {"region": "330106"}).content.decode()
+    assert "沿用浙江省的规则" in html and "沿用33的规则" not in html
