@@ -991,13 +991,6 @@ def _filled(values: tuple) -> tuple:
                                                                                           strict=True))
 
 
-def _audit_values(values: tuple, region: Region, deficiencies, catalogue: Catalogue) -> dict:
-    data = {name: plain(value) for name, value in zip(VALUE_FIELDS, values, strict=True)}
-    data["region"] = region.code
-    data["deficiencies"] = [catalogue.items[i].code for i in deficiencies]
-    return data
-
-
 def plain(value):
     """A value as audit JSON holds it (decimals as text)."""
     if isinstance(value, Decimal):
@@ -1124,6 +1117,7 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                 cursor.execute(sql)
             done = len(plan.creates)
             progress(65 + 30 * done // max(1, total), _("Written %(n)d of %(total)d") % {"n": done, "total": total})
+            audit_json = _AuditJson(catalogue)
             for start in range(0, len(plan.updates), CHUNK):
                 chunk = plan.updates[start:start + CHUNK]
                 update_params = []
@@ -1133,10 +1127,13 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
                                           *derive(_filled(values), defs, row.county.code), now_db, old.id))
                     if defs != old.deficiencies:
                         relink.append((old.id, defs))
-                    audit.add(old.id, AuditAction.UPDATE, values[0], row.region.code,
-                              _audit_values(old.values, _region_stub(old.region_id), old.deficiencies, catalogue),
-                              _audit_values(values, row.region, defs, catalogue))
-                cursor.executemany(update_sql, update_params)
+                    audit.add_json(old.id, AuditAction.UPDATE, values[0], row.region.code,
+                                   audit_json(old.values, _code_of(old.region_id), old.deficiencies),
+                                   audit_json(values, row.region.code, defs))
+                if connection.vendor == "postgresql":
+                    _update_by_copy(cursor, [meta.get_field(f).column for f in update_fields], update_params)
+                else:
+                    cursor.executemany(update_sql, update_params)
                 if relink:
                     ids = [estate_id for estate_id, _defs in relink]
                     for s in range(0, len(ids), 900):
@@ -1234,6 +1231,19 @@ def _insert_estate_links(cursor, through_table: str, estate_items: list[tuple[in
                ((estate_id, item) for estate_id, items in estate_items for item in items))
 
 
+def _update_by_copy(cursor, columns: list[str], rows: list[tuple]) -> None:
+    """PostgreSQL: estates updated from rows of (*columns, id), copied into a temporary table and applied by
+    one UPDATE … FROM (198,000 changed estates: 19.3 s by `executemany`)."""
+    qn = connection.ops.quote_name
+    table = qn(Estate._meta.db_table)
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS census_estate_updates ON COMMIT DROP AS "
+                   f"SELECT {', '.join(qn(c) for c in columns)}, id FROM {table} WITH NO DATA")
+    cursor.execute("TRUNCATE census_estate_updates")
+    _copy_rows(cursor, "census_estate_updates", [*columns, "id"], rows)
+    cursor.execute(f"UPDATE {table} AS e SET {', '.join(f'{qn(c)} = u.{qn(c)}' for c in columns)} "
+                   "FROM census_estate_updates AS u WHERE e.id = u.id")
+
+
 def _copy_rows(cursor, table: str, columns, rows) -> None:
     """Rows into a PostgreSQL table with COPY: one stream instead of a statement per row (a census of
     220,000 estates: links 27.7 s, estates 17.0 s, audit 10.2 s by `executemany`)."""
@@ -1247,8 +1257,10 @@ _encode_str = json.encoder.encode_basestring  # what json.dumps(…, ensure_asci
 
 
 class _AuditJson:
-    """The JSON text of `_audit_values(values, region, deficiencies, catalogue)` exactly as
-    `_AuditWriter._json` writes it, built directly (no dict, no encoder call per row)."""
+    """The audit JSON of an estate's census values: each value field (decimals as text, as `plain` gives
+    them), the region's code and the deficiency codes by item id, compact as `json.dumps(…,
+    ensure_ascii=False, separators=(",", ":"))` writes it, built directly (no dict, no encoder call per
+    row). tests/census/test_import_audit.py holds it equal to the estate as stored."""
 
     def __init__(self, catalogue: Catalogue):
         self.keys = [_encode_str(name) + ":" for name in VALUE_FIELDS]
@@ -1332,13 +1344,9 @@ def _insert_created_audit_sqlite(cursor, audit: _AuditWriter, first_id: int, las
     cursor.execute("DROP TABLE temp.census_deficiency_codes")
 
 
-def _region_stub(region_id: int) -> Region:
-    return Region(pk=region_id, code=_code_of(region_id))
-
-
 class _AuditWriter:
-    """Audit entries for an import in one `executemany` per chunk (as `record_changes_bulk`, but
-    without building model instances for 200,000 rows)."""
+    """Audit entries for an import, written per chunk by `executemany` (SQLite) or COPY (PostgreSQL), as
+    `record_changes_bulk` would, without building model instances for 200,000 rows."""
 
     def __init__(self, *, actor, cause: str, now: datetime.datetime):
         ops = connection.ops
@@ -1350,7 +1358,6 @@ class _AuditWriter:
         self.cause = cause[:200]
         self.verb = AUDIT_VERB
         self.now = ops.adapt_datetimefield_value(now)
-        self.json_field = meta.get_field("before")
         cols = ("at", "actor", "actor_name", "request_id", "action", "verb", "object_type", "object_id",
                 "object_repr", "region_code", "before", "after", "cause")
         self.columns = [meta.get_field(c).column for c in cols]
@@ -1359,25 +1366,19 @@ class _AuditWriter:
                     f"VALUES ({', '.join(['%s'] * len(cols))})")
         self.pending: list[tuple] = []
 
-    def _json(self, data):
-        return None if data is None else json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False,
-                                                    separators=(",", ":"))
-
-    def row(self, object_id, action, name, region_code, before, after) -> tuple:
-        return (self.now, self.actor_id, self.actor_name, self.request_id, action, self.verb,
-                self.content_type_id, str(object_id), str(name)[:200], region_code, self._json(before),
-                self._json(after), self.cause)
-
     def row_json(self, object_id, action, name, region_code, before_json, after_json) -> tuple:
-        """As `row`, with before and after already JSON text (or None)."""
+        """One entry's column values; before and after as JSON text (or None)."""
         return (self.now, self.actor_id, self.actor_name, self.request_id, action, self.verb,
                 self.content_type_id, str(object_id), str(name)[:200], region_code, before_json, after_json,
                 self.cause)
 
-    def add(self, object_id, action, name, region_code, before, after) -> None:
-        self.pending.append(self.row(object_id, action, name, region_code, before, after))
+    def add_json(self, object_id, action, name, region_code, before_json, after_json) -> None:
+        self.pending.append(self.row_json(object_id, action, name, region_code, before_json, after_json))
 
     def flush(self, cursor) -> None:
         if self.pending:
-            cursor.executemany(self.sql, self.pending)
+            if connection.vendor == "postgresql":
+                _copy_rows(cursor, AuditEntry._meta.db_table, self.columns, self.pending)
+            else:
+                cursor.executemany(self.sql, self.pending)
             self.pending = []
