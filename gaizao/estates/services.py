@@ -20,10 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gaizao.accounts.scoping import Action, Role, scope_for
-from gaizao.core.audit import _plain, record_change, record_changes_bulk, snapshot
+from gaizao.core.audit import _plain, record_change, record_changes_bulk
 from gaizao.core.errors import ErrorCode, NotFoundError, PermissionDeniedError, ServiceError
 from gaizao.core.models import AuditAction
-from gaizao.regions.models import Region, RegionLevel
+from gaizao.regions.models import PROVINCE_CODE, Region, RegionLevel
+from gaizao.regions.setup import province_rows_setup
 
 from .models import (
     CatalogueItem,
@@ -38,7 +39,6 @@ from .models import (
 )
 from .rules import EstateFacts, Rules, evaluate
 
-PROVINCE_CODE = "33"
 ESTATE_REGION_LEVELS = (RegionLevel.STREET, RegionLevel.COMMUNITY)
 # A rules change touching more estates than this recomputes them in a background job.
 INLINE_RECOMPUTE_LIMIT = 5000
@@ -269,24 +269,8 @@ def rules_defaults_setup(*, actor=None, cause: str = "") -> list:
     A set-up step, run after the region tree is loaded (`gaizao load-regions`) and by the demo data; an
     actor of None is the system. Reads never create these rows: without them `rules_by_county` uses the
     same built-in defaults (`Rules`)."""
-    if actor is not None and not scope_for(actor).is_province_admin:
-        raise PermissionDeniedError(_("Only the province office sets up the default rules."))
-    # the province row, locked: two set-ups at once make each default row once
-    province = Region.objects.select_for_update().filter(code=PROVINCE_CODE).first()
-    if province is None:
-        return []
-    made = []
-    for model in (EligibilityPolicy, PriorityWeights):
-        if model.objects.filter(region=province).exists():
-            continue
-        row = model(region=province)
-        row.full_clean()
-        row.save()
-        record_change(actor=actor, obj=row, action=AuditAction.CREATE, before=None, after=snapshot(row),
-                      verb="estates.rules_defaults_setup", cause=cause or "set-up defaults",
-                      region_code=PROVINCE_CODE)
-        made.append(row)
-    return made
+    return province_rows_setup(actor=actor, models=(EligibilityPolicy, PriorityWeights),
+                               verb="estates.rules_defaults_setup", cause=cause or "set-up defaults")
 
 
 def rules_by_county(county_codes: Iterable[str]) -> dict[str, Rules]:

@@ -23,8 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gaizao.accounts.scoping import ScopedQuerySet
 from gaizao.core.models import RegionRule, RegionRuleQuerySet
-
-PROVINCE_CODE = "33"
+from gaizao.regions.models import PROVINCE_CODE
 
 
 class RulesQuerySet(RegionRuleQuerySet):

@@ -26,6 +26,7 @@ from gaizao.core.models import AuditAction
 from gaizao.core.params import whole_number
 from gaizao.estates.models import ContentClass, Estate, EstateStatus, RenovationProject
 from gaizao.regions.models import Region, RegionLevel
+from gaizao.regions.setup import province_rows_setup
 
 from . import optimiser, workflow
 from .in_force import period_for_month, plans_in_force
@@ -224,23 +225,10 @@ def defaults_setup(*, actor=None, cause: str = "") -> list:
     actor of None is the system. Idempotent: rows that exist are left alone. Each row made is audited.
     Returns the rows made. Reads never create these rows: without them they use the same defaults.
     """
-    if actor is not None and not scope_for(actor).is_province_admin:
-        raise PermissionDeniedError(_("Only the province office sets up the default rules."))
-    # the province row, locked: two set-ups at once make each default row once
-    province = Region.objects.select_for_update().filter(code=PROVINCE_CODE).first()
-    if province is None:
-        return []
     cause = cause or "set-up defaults"
-    made = []
-    for model in (TargetRule, UnitCosts):
-        if model.objects.filter(region=province).exists():
-            continue
-        row = model(region=province)
-        row.full_clean()
-        row.save()
-        record_change(actor=actor, obj=row, action=AuditAction.CREATE, before=None, after=snapshot(row),
-                      verb="plans.defaults_setup", cause=cause, region_code=PROVINCE_CODE)
-        made.append(row)
+    made = province_rows_setup(actor=actor, models=(TargetRule, UnitCosts), verb="plans.defaults_setup", cause=cause)
+    if not made and not Region.objects.filter(code=PROVINCE_CODE).exists():
+        return []
     if not PlanPeriod.objects.exists():
         period = period_default()
         period.full_clean()

@@ -3,6 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 from gaizao.accounts.scoping import ScopedQuerySet
 
+PROVINCE_CODE = "33"  # Zhejiang, the root of the region tree: the province's default rules live on it
+
 
 class RegionLevel(models.TextChoices):
     PROVINCE = "province", _("Province")
