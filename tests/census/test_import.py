@@ -334,6 +334,8 @@ def test_a_mistyped_region_names_the_regions_meant(zhejiang):
     assert reasons[2] == "no Street / town of this name inside 西湖区; did you mean 西溪街道?"
     assert reasons[3].startswith("no county of this name in the region tree; did you mean 西湖区")
     assert reasons[4] == "no Street / town of this name inside 西湖区"
+    report = run(xlsx_bytes([good_row(1, **{"县（市、区）": "杭州"})]), dry_run=True)
+    assert report["errors"][0]["reason"].startswith("杭州市 is a city: give one of its counties (上城区、")
 
 
 def test_ranks_made_by_the_import_equal_a_ranking_pass(zhejiang):

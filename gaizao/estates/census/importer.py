@@ -114,9 +114,14 @@ class RegionResolver:
         self.children_short: dict[int | None, dict[str, list[Region]]] = defaultdict(lambda: defaultdict(list))
         self.counties_by_name: dict[str, list[Region]] = defaultdict(list)
         self.counties_by_short: dict[str, list[Region]] = defaultdict(list)
-        levels = (RegionLevel.COUNTY, RegionLevel.STREET, RegionLevel.COMMUNITY)
+        self.cities_by_short: dict[str, Region] = {}  # (a city written where its county belongs)
+        levels = (RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.STREET, RegionLevel.COMMUNITY)
         for region in Region.objects.filter(level__in=levels).only("id", "code", "name", "level", "parent_id",
                                                                     "is_active"):
+            if region.level == RegionLevel.CITY:
+                if region.is_active:
+                    self.cities_by_short[short_key(region.name)] = region
+                continue
             self.by_code[region.code] = region
             if region.level == RegionLevel.COUNTY:
                 self.counties_by_name[name_key(region.name)].append(region)
@@ -142,6 +147,12 @@ class RegionResolver:
         found = self._pick(self.counties_by_name.get(name_key(text), [])) or self._pick(
             self.counties_by_short.get(short_key(text), []))
         if found is None:
+            city = self.cities_by_short.get(short_key(text))
+            if city is not None:
+                counties = sorted((r for regions in self.counties_by_short.values() for r in regions
+                                   if r.parent_id == city.pk and r.is_active), key=lambda r: r.code)
+                raise v.ValueProblem(_("%(city)s is a city: give one of its counties (%(counties)s)")
+                                     % {"city": city.name, "counties": "、".join(r.name for r in counties[:8])})
             reason = _("no county of this name in the region tree")
             names = {k: regions[0].name for k, regions in self.counties_by_short.items()
                      if any(r.is_active for r in regions)}
