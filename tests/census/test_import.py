@@ -353,3 +353,15 @@ def test_ranks_made_by_the_import_equal_a_ranking_pass(zhejiang):
         "C-9", "330106-000009", "330106-000010", "A-4", "B-2", "a-3", "b-1"]
     counties_rerank([Estate.objects.first().county_id])
     assert dict(Estate.objects.values_list("code", "county_rank")) == ranks
+
+
+def test_a_reimport_moves_an_estate_given_by_code_and_updates_the_others_in_place(zhejiang):
+    run(xlsx_bytes([good_row(1, 小区编码="XH-1"), good_row(2, 小区编码="XH-2")]))
+    moved_from = Estate.objects.get(code="XH-1").region.code
+    report = run(xlsx_bytes([good_row(1, 小区编码="XH-1", 社区="下马塍社区"), good_row(2, 小区编码="XH-2", 户数=999)]))
+    assert report["updated"] == 2 and report["error_count"] == 0
+    moved, stayed = Estate.objects.get(code="XH-1"), Estate.objects.get(code="XH-2")
+    assert (moved.region.code, moved.county.code) == ("330106004055", "330106")
+    assert (stayed.region.code, stayed.households) == (moved_from, 999)
+    entry = AuditEntry.objects.get(verb="estates.census_import", action="update", object_id=str(moved.pk))
+    assert (entry.before["region"], entry.after["region"]) == (moved_from, "330106004055")
