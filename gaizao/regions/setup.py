@@ -27,6 +27,7 @@ def defaults_setup(*, actor=None, cause: str = "") -> list:
         return [*rules_defaults_setup(actor=actor, cause=cause), *plans_defaults_setup(actor=actor, cause=cause)]
 
 
+@transaction.atomic
 def province_rows_setup(*, actor, models, verb: str, cause: str) -> list:
     """A row of each of `models` for the province (region 33, the model's defaults) where it has none,
     each creation audited under `verb`; returns the rows made. Only the province office (or the system,

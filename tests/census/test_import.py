@@ -365,3 +365,37 @@ def test_a_reimport_moves_an_estate_given_by_code_and_updates_the_others_in_plac
     assert (stayed.region.code, stayed.households) == (moved_from, 999)
     entry = AuditEntry.objects.get(verb="estates.census_import", action="update", object_id=str(moved.pk))
     assert (entry.before["region"], entry.after["region"]) == (moved_from, "330106004055")
+
+
+@translation.override("en")
+def test_two_rows_of_one_estate_are_an_error_not_two_updates(zhejiang):
+    """A row renaming the estate by its code and another naming it by its old name would both update it (the
+    second winning, or a duplicate link failing the commit)."""
+    run(xlsx_bytes([good_row(1, 小区编码="X-1", 小区名称="甲", 主要问题="供水设施")]))
+    data = xlsx_bytes([good_row(1, 小区编码="X-1", 小区名称="丙", 主要问题="供水设施、道路"),
+                       good_row(3, 小区名称="甲", 主要问题="供水设施、道路")])
+    report = run(data, dry_run=True)
+    assert report["updated"] == 1 and report["error_count"] == 1
+    assert report["errors"][0]["row"] == 3 and report["errors"][0]["column"] == "小区名称"
+    assert report["errors"][0]["reason"] == "the same estate (X-1) as row 2"
+    with pytest.raises(ServiceError):
+        run(data)
+    assert list(Estate.objects.values_list("name", flat=True)) == ["甲"]
+
+
+@translation.override("en")
+def test_a_short_name_two_communities_share_is_asked_for_in_full(zhejiang):
+    place = {"县（市、区）": "余姚市", "街道（乡镇）": "阳明街道"}
+    report = run(xlsx_bytes([good_row(1, **place, 社区="富巷"), good_row(2, **place, 社区="富巷社区")]), dry_run=True)
+    assert [(e["row"], e["reason"]) for e in report["errors"]] == [
+        (2, "several Community inside 阳明街道 go by this name: 富巷居委会、富巷社区; write the full name or the code")]
+
+
+@translation.override("en")
+def test_hints_stop_after_the_budget(zhejiang, monkeypatch):
+    from gaizao.estates.census import importer
+
+    monkeypatch.setattr(importer, "SUGGESTION_BUDGET", 1)
+    report = run(xlsx_bytes([good_row(1, 主要问题="屋面防水"), good_row(2, 主要问题="电梯加装")]), dry_run=True)
+    reasons = sorted(e["reason"] for e in report["errors"])
+    assert sum("did you mean" in r for r in reasons) == 1 and len(reasons) == 2

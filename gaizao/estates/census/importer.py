@@ -71,6 +71,7 @@ from .reader import CensusFileError, Table, column_letter, locate_table, open_bo
 ProgressCallback = Callable[[int, str], None]
 AUDIT_VERB = "estates.census_import"  # the verb of every audit entry an import writes
 ERROR_CAP = 5000
+SUGGESTION_BUDGET = 2000  # distinct unknown texts per import that get "did you mean" hints
 PREVIEW = 20
 CHUNK = 5000
 
@@ -115,6 +116,7 @@ class RegionResolver:
         self.counties_by_name: dict[str, list[Region]] = defaultdict(list)
         self.counties_by_short: dict[str, list[Region]] = defaultdict(list)
         self.cities_by_short: dict[str, Region] = {}  # (a city written where its county belongs)
+        self._hinted: dict[tuple, list[str]] = {}  # (parent id or None, text) -> closest names
         levels = (RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.STREET, RegionLevel.COMMUNITY)
         for region in Region.objects.filter(level__in=levels).only("id", "code", "name", "level", "parent_id",
                                                                     "is_active"):
@@ -151,12 +153,16 @@ class RegionResolver:
             if city is not None:
                 counties = sorted((r for regions in self.counties_by_short.values() for r in regions
                                    if r.parent_id == city.pk and r.is_active), key=lambda r: r.code)
+                listed = "、".join(r.name for r in counties[:8]) + ("…" if len(counties) > 8 else "")
                 raise v.ValueProblem(_("%(city)s is a city: give one of its counties (%(counties)s)")
-                                     % {"city": city.name, "counties": "、".join(r.name for r in counties[:8])})
+                                     % {"city": city.name, "counties": listed})
             reason = _("no county of this name in the region tree")
-            names = {k: regions[0].name for k, regions in self.counties_by_short.items()
-                     if any(r.is_active for r in regions)}
-            hints = [names[k] for k in difflib.get_close_matches(short_key(text), list(names), n=3, cutoff=0.5)]
+            if (None, text) not in self._hinted and len(self._hinted) < SUGGESTION_BUDGET:
+                names = {k: regions[0].name for k, regions in self.counties_by_short.items()
+                         if any(r.is_active for r in regions)}
+                self._hinted[(None, text)] = [names[k] for k in difflib.get_close_matches(
+                    short_key(text), list(names), n=3, cutoff=0.5)]
+            hints = self._hinted.get((None, text), [])
             if hints:
                 reason += _("; did you mean %(names)s?") % {"names": "、".join(hints)}
             raise v.ValueProblem(reason)
@@ -175,6 +181,11 @@ class RegionResolver:
         found = self._pick(self.children[parent.pk].get(name_key(text), [])) or self._pick(
             self.children_short[parent.pk].get(short_key(text), []))
         if found is None:
+            alike = sorted(r.name for r in self.children_short[parent.pk].get(short_key(text), []) if r.is_active)
+            if len(alike) > 1:  # 富巷 inside 阳明街道: both 富巷社区 and 富巷居委会
+                raise v.ValueProblem(_("several %(level)s inside %(parent)s go by this name: %(names)s; write the "
+                                       "full name or the code") % {"level": RegionLevel(level).label,
+                                                                   "parent": parent.name, "names": "、".join(alike)})
             reason = _("no %(level)s of this name inside %(parent)s") % {"level": RegionLevel(level).label,
                                                                         "parent": parent.name}
             hints = self._close_children(parent, text)
@@ -185,9 +196,16 @@ class RegionResolver:
 
     def _close_children(self, parent: Region, text: str) -> list[str]:
         """The names of `parent`'s active regions closest to `text` (a typo, a former name)."""
-        by_key = {short_key(r.name): r.name for regions in self.children[parent.pk].values() for r in regions
-                  if r.is_active}
-        return [by_key[k] for k in difflib.get_close_matches(short_key(text), list(by_key), n=3, cutoff=0.5)]
+        if len(self._hinted) >= SUGGESTION_BUDGET and (parent.pk, text) not in self._hinted:
+            return []
+        if (parent.pk, text) not in self._hinted:
+            names = sorted({r.name for regions in self.children[parent.pk].values() for r in regions if r.is_active})
+            by_key: dict[str, list[str]] = defaultdict(list)
+            for name in names:
+                by_key[short_key(name)].append(name)
+            close = difflib.get_close_matches(short_key(text), list(by_key), n=3, cutoff=0.5)
+            self._hinted[(parent.pk, text)] = [name for k in close for name in by_key[k]]
+        return self._hinted[(parent.pk, text)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +218,7 @@ class Catalogue:
         self.lookup: dict[str, int] = {}
         self.fast: dict[str, int | None] = {}
         self.exact: dict[str, int | None] = {"": None}  # a cell's part as written → item id (None: no item)
+        self._suggested: dict[str, list[str]] = {}
         for item in sorted(self.items.values(), key=lambda i: (not i.is_active, i.sort)):
             for spelling in (item.name, item.code, item.name_en, *(item.synonyms or [])):
                 if spelling:
@@ -274,8 +293,17 @@ class Catalogue:
 
     def suggestions(self, text: str, *, limit: int = 3) -> list[str]:
         """Catalogue items a county may have meant by `text`: those a spelling of which it contains
-        (`屋面防水` → 屋面), else the closest spellings."""
+        (`屋面防水` → 屋面), else the closest spellings. Each text once, and at most SUGGESTION_BUDGET
+        texts per import (a column of free prose would otherwise cost 0.2 ms a cell for hints nobody reads)."""
         key = name_key(text)
+        if key in self._suggested:
+            return self._suggested[key]
+        if len(self._suggested) >= SUGGESTION_BUDGET:
+            return []
+        self._suggested[key] = names = self._suggest(key, limit)
+        return names
+
+    def _suggest(self, key: str, limit: int) -> list[str]:
         hits = sorted((spelling for spelling in self.lookup if len(spelling) > 1 and spelling in key),
                       key=len, reverse=True)
         if not hits:
@@ -812,6 +840,7 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
     existing_by_code, existing_by_name = _load_existing(county_ids, [r.code for r in unique if r.code])
     plan.occupied_counties = {e.county_id for e in existing_by_code.values()}
     fresh_codes = _FreshCodes(unique)
+    matched: dict[int, int] = {}  # estate id -> the row that matched it
     for row in unique:
         key = (row.region.pk, row.name_key)
         match = None
@@ -835,6 +864,15 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
                     _("several estates of this name in this community: give the 小区编码"))
                 report.invalid_rows += 1
                 continue
+        if match is not None:  # one row per estate: a row renaming it by code and another by its old name
+            first = matched.get(match.id)
+            if first is not None:
+                by_code = row.code is not None
+                err(row, "code" if by_code else "name", row.code if by_code else row.values[name_i],
+                    _("the same estate (%(code)s) as row %(row)d") % {"code": match.code, "row": first})
+                report.invalid_rows += 1
+                continue
+            matched[match.id] = row.line
         plan.rows_ok.append(row)
         if match is None:
             code = row.code or fresh_codes.next(row.county.code)
@@ -1270,7 +1308,8 @@ def _copy_rows(cursor, table: str, columns, rows) -> None:
     """Rows into a PostgreSQL table with COPY: one stream instead of a statement per row (a census of
     220,000 estates: links 27.7 s, estates 17.0 s, audit 10.2 s by `executemany`)."""
     qn = connection.ops.quote_name
-    with cursor.cursor.copy(f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
+    with connection.wrap_database_errors, cursor.cursor.copy(
+            f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
