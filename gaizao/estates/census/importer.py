@@ -1105,6 +1105,11 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
             if connection.vendor == "sqlite":
                 # a bigger page cache for this connection (16 MB; the indexes of large imports are built after)
                 cursor.execute("PRAGMA cache_size = -16384")
+            # a county that got estates since the plan was read is ranked by SQL after the writes, not here
+            # (SQLite holds the write lock from here on; on PostgreSQL an estate committed meanwhile by
+            # someone else can share a rank number until the next ranking pass)
+            plan.occupied_counties |= set(Estate.objects.filter(
+                county_id__in={row.county.pk for row, _code in plan.creates}).values_list("county_id", flat=True).order_by().distinct())
             new_ids = _reserve_ids(cursor, len(plan.creates))
             deferred = _defer_indexes(cursor, len(plan.creates))
             filled: list[tuple] = []
