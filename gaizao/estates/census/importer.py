@@ -1108,8 +1108,9 @@ def _write(plan: Plan, *, actor, cause: str, catalogue: Catalogue, progress: Pro
             # a county that got estates since the plan was read is ranked by SQL after the writes, not here
             # (SQLite holds the write lock from here on; on PostgreSQL an estate committed meanwhile by
             # someone else can share a rank number until the next ranking pass)
-            plan.occupied_counties |= set(Estate.objects.filter(
-                county_id__in={row.county.pk for row, _code in plan.creates}).values_list("county_id", flat=True).order_by().distinct())
+            new_counties = {row.county.pk for row, _code in plan.creates}
+            plan.occupied_counties |= set(Estate.objects.filter(county_id__in=new_counties)
+                                          .values_list("county_id", flat=True).order_by().distinct())
             new_ids = _reserve_ids(cursor, len(plan.creates))
             deferred = _defer_indexes(cursor, len(plan.creates))
             filled: list[tuple] = []
