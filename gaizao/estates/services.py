@@ -332,7 +332,7 @@ def counties_rerank(county_ids: Iterable[int]) -> None:
             f"AND (eligibility <> %s OR status = %s)", [*ids, Eligibility.ELIGIBLE, EstateStatus.DROPPED])
         cursor.execute(
             f"UPDATE {table} SET county_rank = r.rk FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY county_id "
-            f"ORDER BY priority_score DESC, {by_code}) AS rk FROM {table} WHERE county_id IN ({marks}) "
+            f"ORDER BY priority_score DESC NULLS LAST, {by_code}) AS rk FROM {table} WHERE county_id IN ({marks}) "
             f"AND eligibility = %s AND status <> %s) AS r WHERE {table}.id = r.id AND {table}.county_rank {differs} r.rk",
             [*ids, Eligibility.ELIGIBLE, EstateStatus.DROPPED])
 

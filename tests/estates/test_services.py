@@ -290,3 +290,11 @@ def test_a_street_official_of_two_streets_cannot_merge_across_them(zhejiang):
     second = make_estate(XIXI_2, name="西溪二", longitude="120.130100", latitude="30.270100")
     project = services.estates_merge(actor=official, estates=[here, second], name="西溪片区")
     assert project.region.code == "330106004"
+
+
+def test_an_eligible_estate_without_a_score_ranks_last_on_both_databases(zhejiang):
+    scored = make_estate(XIXI, name="有分", built_year=1980)
+    unscored = make_estate(XIXI, name="无分", built_year=1985)
+    Estate.objects.filter(pk=unscored.pk).update(priority_score=None)  # (data written by hand or older code)
+    services.counties_rerank([scored.county_id])
+    assert dict(Estate.objects.values_list("name", "county_rank")) == {"有分": 1, "无分": 2}

@@ -64,7 +64,7 @@
       // which left a county's estates as a dot on the whole province
       if (bounds.length) {
         map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20], animate: false });
-      } else {
+      } else if (countyLayer.getLayers().length) {
         map.fitBounds(countyLayer.getBounds(), { animate: false });
       }
       el.dataset.zoom = String(map.getZoom());
