@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
 from gaizao.accounts.models import Department, Organisation, OrganisationKind, User
@@ -51,6 +52,20 @@ def zhejiang(db):
     if not Region.objects.filter(code="33").exists():
         call_command("load_regions", stdout=open(os.devnull, "w"))
     return Region.objects.get(code="33")
+
+
+def page_client(user) -> Client:
+    """A browser-less client logged in as `user` (pages)."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def api_client_for(user) -> APIClient:
+    """An API client authenticated as `user`."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 def make_user(role: str, username: str | None = None, region_code: str | None = None) -> User:

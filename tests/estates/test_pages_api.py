@@ -4,12 +4,12 @@ import pytest
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
 
 from gaizao.accounts.scoping import Role
 from gaizao.estates import services
 from gaizao.estates.models import Estate
 
+from ..conftest import api_client_for as api_for
 from ..conftest import make_user
 from .factories import make_estate
 
@@ -33,12 +33,6 @@ def estates(zhejiang):
 @pytest.fixture
 def official(zhejiang):
     return make_user(Role.COUNTY_OFFICIAL, username="xihu-o")
-
-
-def api_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def codes(response):

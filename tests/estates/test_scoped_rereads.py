@@ -3,21 +3,15 @@ service made from the user's own rows), never with a bare re-read: another count
 reach on every route."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from gaizao.accounts.scoping import Role
 from gaizao.estates.models import Estate, RenovationProject
 
+from ..conftest import api_client_for as api_for
 from ..conftest import make_user
 from .factories import community_in, make_estate
 
 pytestmark = pytest.mark.django_db
-
-
-def api_for(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

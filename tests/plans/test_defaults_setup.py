@@ -6,10 +6,8 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
-from rest_framework.test import APIClient
 
 from gaizao.core.errors import ErrorCode, PermissionDeniedError, ServiceError
 from gaizao.core.models import AuditAction, AuditEntry
@@ -17,6 +15,9 @@ from gaizao.estates.models import EligibilityPolicy, PriorityWeights
 from gaizao.plans import services
 from gaizao.plans.models import PlanPeriod, TargetRule, UnitCosts
 from gaizao.regions.setup import defaults_setup
+
+from ..conftest import api_client_for as _api
+from ..conftest import page_client as _page
 
 DEFAULT_ROWS = (TargetRule, UnitCosts, PlanPeriod, EligibilityPolicy, PriorityWeights)
 
@@ -29,18 +30,6 @@ def _fresh() -> None:
 
 def _counts() -> dict:
     return {m.__name__: m.objects.count() for m in (*DEFAULT_ROWS, AuditEntry)}
-
-
-def _page(user):
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def _api(user):
-    c = APIClient()
-    c.force_authenticate(user)
-    return c
 
 
 PROVINCE_PAGES = [

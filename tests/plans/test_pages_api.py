@@ -1,26 +1,13 @@
 """Pages and API of plans, progress and dashboards: the shapes, and never a 500 for anything typed in."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from gaizao.plans import services
 
+from ..conftest import api_client_for as api_for
+from ..conftest import page_client as client_for
 from .conftest import pool_estate
-
-
-def client_for(user):
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def api_for(user):
-    c = APIClient()
-    c.force_authenticate(user)
-    return c
-
 
 BAD_VALUES = ["abc", "2020-13", "-1", "99999999999999999999", "2020-2019", "33' OR 1=1 --", "\x00", "2020-02-30",
               "１２", "330106" * 20, "²", "202²", "inf", "Infinity", "99999999999", "9" * 5000]

@@ -8,9 +8,7 @@ sign in); the checks per kind are here. A plans route without a check here fails
 import datetime
 
 import pytest
-from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from gaizao.accounts.scoping import Role
 from gaizao.core.models import Job
@@ -27,6 +25,8 @@ from gaizao.plans.models import (
 from gaizao.regions.models import Region, RegionLevel
 
 from ..conftest import ROLE_PLACES, make_user
+from ..conftest import api_client_for as api
+from ..conftest import page_client as page
 from ..test_permission_matrix import ROUTE_KINDS, targets_for
 from .conftest import pool_estate
 
@@ -100,18 +100,6 @@ def world(zhejiang):
         plans[code] = plan
         reports[code] = services.progress_report_open(actor=None, county=county, month="2020-04")
     return {"users": users, "plans": plans, "reports": reports, "period": period}
-
-
-def page(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def _fresh(plan, status=PlanStatus.DRAFT):

@@ -4,28 +4,16 @@ rendering, for the export) through the user's scope too: another county's plan s
 import io
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
-from rest_framework.test import APIClient
 
 from gaizao.plans import services
 from gaizao.plans.models import PlanStatus
 from gaizao.regions.models import Region
 
+from ..conftest import api_client_for as api_for
+from ..conftest import page_client as page_for
 from .conftest import pool_estate
-
-
-def page_for(user):
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def api_for(user):
-    c = APIClient()
-    c.force_authenticate(user)
-    return c
 
 
 @pytest.mark.django_db
