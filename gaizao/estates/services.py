@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -1269,16 +1268,6 @@ def _raise_rows(errors: list[dict]):
     raise ServiceError(ErrorCode.ESTATE_ROWS_INVALID,
                        _("%(n)s rows are invalid; nothing was written.") % {"n": rows},
                        fields={"rows": errors[:1000]})
-
-
-def class_counts(estate_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Deficiency counts per content class for estates (one grouped query)."""
-    through = Estate.deficiencies.through
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in (through.objects.filter(estate_id__in=list(estate_ids))
-                .values("estate_id", "catalogueitem__content_class").annotate(n=Count("pk"))):
-        out[row["estate_id"]][row["catalogueitem__content_class"]] = row["n"]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
