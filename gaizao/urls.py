@@ -54,6 +54,8 @@ audit_urls = ([
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("login/", core_views.login_view, name="login"),
+    # browsers ask for /favicon.ico whatever the page links
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("logout/", core_views.logout_view, name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -6,6 +6,8 @@ without a row here) cannot slip through.
 """
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
@@ -22,6 +24,7 @@ from .estates.factories import community_in, make_estate
 ROUTE_KINDS = {
     "home": "signed_in_page",
     "login": "public_page",
+    "favicon": "public_redirect",
     "logout": "post_action",
     "set_language": "post_action",
     "javascript-catalog": "public_page",
@@ -285,7 +288,7 @@ def test_anonymous_is_sent_to_sign_in(world):
     anonymous_page, anonymous_api = Client(), APIClient()
     region, job = world["regions"]["330106"], world["jobs"]["330106"]
     for name, kind in ROUTE_KINDS.items():
-        if kind in ("public_page", "post_action"):
+        if kind in ("public_page", "public_redirect", "post_action"):
             continue
         if kind in OBJECT_KINDS:
             url = _object_url(kind, region, job)
@@ -316,6 +319,18 @@ def test_public_pages_answer_anonymous(zhejiang):
     for name, kind in ROUTE_KINDS.items():
         if kind == "public_page":
             assert client.get(reverse(name)).status_code == 200, name
+
+
+@pytest.mark.django_db
+def test_public_redirects_answer_anonymous(zhejiang):
+    client = Client()
+    for name, kind in ROUTE_KINDS.items():
+        if kind == "public_redirect":
+            response = client.get(reverse(name))
+            assert response.status_code == 301, name
+            # the test client serves no static files: the target must be a file the static finders know
+            target = response["Location"].removeprefix(settings.STATIC_URL)
+            assert target != response["Location"] and finders.find(target), name
 
 
 @pytest.mark.django_db

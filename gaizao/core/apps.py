@@ -9,6 +9,11 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
     default = True
 
+    def ready(self):
+        from . import attention, selectors
+
+        attention.register(selectors.jobs_needing_attention)
+
 
 class GaizaoAdminConfig(admin_apps.AdminConfig):
     default = False

@@ -1,8 +1,12 @@
 """Reads for the home page. Everything region-bound goes through `restrict`."""
 
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
 from gaizao.accounts.scoping import Role, Scope, restrict
 from gaizao.regions.models import Region
 
+from .attention import AttentionItem, attention_for
 from .models import Job, JobStatus
 
 
@@ -10,18 +14,22 @@ def home_summary(*, user, scope: Scope) -> dict:
     codes = [code for _role, code in scope.memberships if code]
     regions = {r.code: r for r in Region.objects.filter(code__in=codes)}
     memberships = [{"role": Role(role).label, "region": regions.get(code)} for role, code in scope.memberships]
-    jobs = restrict(Job.objects.select_related("region"), user)
-    attention = []
-    failed = jobs.filter(status=JobStatus.FAILED, created_by=user)[:5]
-    running = jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])[:5]
-    for job in running:
-        attention.append({"kind": "job_running", "job": job})
-    for job in failed:
-        attention.append({"kind": "job_failed", "job": job})
     top_regions = restrict(Region.objects.all(), user).filter(code__in=list(scope.prefixes("view")))
     return {
         "memberships": memberships,
-        "attention": attention,
+        "attention": attention_for(user=user, scope=scope),
         "top_regions": top_regions,
         "region_count": restrict(Region.objects.filter(is_active=True), user).count(),
     }
+
+
+def jobs_needing_attention(*, user, scope: Scope) -> list[AttentionItem]:
+    """Jobs still running in the user's reach, and the user's own jobs that failed."""
+    jobs = restrict(Job.objects.select_related("region"), user)
+    items = [AttentionItem(kind="job_running", icon="○", url=reverse("jobs:detail", args=[job.pk]),
+                           text=_("%(job)s: %(progress)d%% done") % {"job": job, "progress": job.progress})
+             for job in jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])[:5]]
+    items += [AttentionItem(kind="job_failed", icon="▲", url=reverse("jobs:detail", args=[job.pk]),
+                            text=_("%(job)s failed") % {"job": job})
+              for job in jobs.filter(status=JobStatus.FAILED, created_by=user)[:5]]
+    return items

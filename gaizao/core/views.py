@@ -3,8 +3,9 @@ from django.apps import apps
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -51,6 +52,11 @@ def login_view(request):
 def logout_view(request):
     logout(request)
     return redirect("login")
+
+
+def favicon(request):
+    # resolved per request: the static manifest of production exists only after collectstatic
+    return HttpResponsePermanentRedirect(static("gaizao/favicon.svg"))
 
 
 @login_required
