@@ -63,7 +63,9 @@ from .columns import (
     ESTATE_SHEET,
     HEADER_INDEX,
     HOUSING_CHOICES,
+    HOUSING_LABELS,
     MANAGEMENT_CHOICES,
+    MANAGEMENT_LABELS,
     MIN_BUILT_YEAR,
 )
 from .reader import CensusFileError, Table, column_letter, locate_table, open_book
@@ -354,11 +356,11 @@ def build_parsers(headers: dict[str, str], catalogue: Catalogue) -> dict[str, Ca
         "buildings": v.int_between(*BOUNDS["buildings"]),
         "households": v.int_between(*BOUNDS["households"]),
         "floor_area": area,
-        "housing_type": lambda raw: v.parse_choice(raw, HOUSING_CHOICES),
+        "housing_type": lambda raw: v.parse_choice(raw, HOUSING_CHOICES, tuple(HOUSING_LABELS.values())),
         "in_shantytown_plan": v.parse_bool,
         "in_historic_district": v.parse_bool,
         "has_precast_slab_hazard": v.parse_bool,
-        "management_mode": lambda raw: v.parse_choice(raw, MANAGEMENT_CHOICES),
+        "management_mode": lambda raw: v.parse_choice(raw, MANAGEMENT_CHOICES, tuple(MANAGEMENT_LABELS.values())),
         "max_floors": v.int_between(*BOUNDS["max_floors"]),
         "buildings_with_elevator": v.int_between(*BOUNDS["buildings_with_elevator"]),
         "willingness": v.parse_percent,
@@ -443,6 +445,14 @@ class Report:
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def sort_errors(self) -> None:
+        """Errors in the order a reader fixes them: sheet by sheet, row by row, left to right (they are
+        found column by column)."""
+        sheets: dict[str, int] = {}
+        for e in self.errors:
+            sheets.setdefault(e["sheet"], len(sheets))
+        self.errors.sort(key=lambda e: (sheets[e["sheet"]], e["row"], _column_number(e["cell"])))
+
     def error(self, *, row: int, column: str, cell: str, value, reason: str, sheet: str | None = None) -> None:
         """One problem; `sheet` defaults to the estate sheet. Callers mask what must not be shown
         (owners' phones) before passing `value`."""
@@ -451,6 +461,16 @@ class Report:
             text = v.clean_text(value) if value is not None else ""
             self.errors.append({"sheet": sheet or self.sheet, "row": row, "column": column, "cell": cell,
                                 "value": text[:100], "reason": str(reason)})
+
+
+def _column_number(cell: str) -> int:
+    """1 for A1, 27 for AA5; 0 for no cell."""
+    number = 0
+    for char in cell:
+        if not "A" <= char <= "Z":
+            break
+        number = number * 26 + ord(char) - 64
+    return number
 
 
 # ---------------------------------------------------------------------------------------------
@@ -529,6 +549,7 @@ def _census_import(*, actor, data: bytes, filename: str, dry_run: bool, valid_on
             raise CensusFileError(_("The file has header rows but no rows to import below them (rows starting "
                                     "with 示例 are examples and are skipped)."),
                                   fields={"sheets": [t.sheet for t in (table, *sheets.further.values()) if t]})
+    report.sort_errors()
     if report.error_count and not valid_only:
         if not dry_run:
             report.committed = False
@@ -680,14 +701,28 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
 
 
 _LONGEST_BLANK = max(map(len, v.BLANK_WORDS))
+# A totals row (合计, 小计, 全区合计 …) under the estates: not an estate, skipped with a warning.
+TOTALS_LABEL = re.compile(r"^(?:全省|全市|全区|全县|全镇|全街道|本页|本表|总)?(?:合计|总计|小计)[:：]?$")
+SKIPPED_LINES_SHOWN = 20
+
+
+def _is_totals_label(cell) -> bool:
+    return type(cell) is str and "计" in cell and TOTALS_LABEL.match(v.choice_key(cell)) is not None
 
 
 def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tuple[list[int], list[list]]:
-    """(Excel row numbers, cells) of the rows to import: blank rows and the template's example rows skipped."""
+    """(Excel row numbers, cells) of the rows to import. Skipped: blank rows, the template's example rows,
+    totals rows, and rows with nothing in the columns the import reads (notes and signatures under the
+    table, such as 填表人：… 联系电话：…, written in a 序号 or 备注 column); the last two with a warning."""
     blank, edges = v.is_blank, v.EDGE_SPACES
     name_col, code_col = table.fields.get("name"), table.fields.get("code")
+    read_columns = sorted(table.fields.values())
+    # a totals row names itself in one of its first cells (序号, the name, the county)
+    label_columns = range(max([3, *(c + 1 for c in (name_col, table.fields.get("county")) if c is not None)]))
     lines: list[int] = []
     records: list[list] = []
+    totals: list[int] = []
+    notes: list[int] = []
     for line, cells in table.rows:
         if not cells:
             continue
@@ -697,6 +732,16 @@ def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tupl
                 (len(first) <= _LONGEST_BLANK or first[0] in edges or first[-1] in edges) and blank(first)):
             if all(c is None or c == "" or (isinstance(c, str) and blank(c)) for c in cells):
                 continue
+            if any(_is_totals_label(cells[c]) for c in label_columns if c < len(cells)):
+                totals.append(line)
+                continue
+            if all(c >= len(cells) or cells[c] is None or cells[c] == "" or (isinstance(cells[c], str) and blank(
+                    cells[c])) for c in read_columns):
+                notes.append(line)
+                continue
+        elif "计" in first and _is_totals_label(first):
+            totals.append(line)
+            continue
         elif first.startswith(EXAMPLE_PREFIXES) and (
                 code_col is None or code_col >= len(cells) or blank(cells[code_col])):
             report.examples += 1
@@ -705,8 +750,21 @@ def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tupl
         records.append(cells)
         if len(records) % 50_000 == 0:
             progress(5 + min(35, len(records) * 35 // 200_000), _("Read %(n)d rows") % {"n": len(records)})
+    if totals:
+        report.warnings.append(_("Skipped as totals rows (合计/小计): row %(rows)s.")
+                               % {"rows": _lines_text(totals)})
+    if notes:
+        report.warnings.append(_("Skipped because they hold nothing in the census columns (notes or signatures "
+                                 "under the table): row %(rows)s.") % {"rows": _lines_text(notes)})
     report.rows = len(records)
     return lines, records
+
+
+def _lines_text(lines: list[int]) -> str:
+    shown = "、".join(map(str, lines[:SKIPPED_LINES_SHOWN]))
+    if len(lines) > SKIPPED_LINES_SHOWN:
+        shown += _(" and %(n)d more") % {"n": len(lines) - SKIPPED_LINES_SHOWN}
+    return shown
 
 
 def _parse_column(column: list, parse: Callable) -> tuple[list, list[tuple[int, str]]]:

@@ -308,11 +308,36 @@ class _LazyCalamineRows:
             raise CensusFileError(_("The sheet has more than %(n)d columns.") % {"n": MAX_COLUMNS},
                                   fields={"reason": "too_many_columns"})
         try:
-            yield from sheet.iter_rows()
+            yield from _filled_down(sheet.iter_rows(), self.merged, self.col_offset)
         except CensusFileError:
             raise
         except Exception as exc:
             raise CensusFileError(_("The sheet cannot be read: %(reason)s") % {"reason": _short(exc)}) from None
+
+
+def _filled_down(rows: Iterator[list], merged: list, col_offset: int) -> Iterator[list]:
+    """Rows with each vertically merged cell's value in every row it spans. Counties merge the county
+    and street cells down over all the estates of a street; a spreadsheet keeps the value in the top
+    cell only, and every row below would lack its county and street. Ranges one row high (titles,
+    group headers) are left as they are."""
+    starts: dict[int, list[tuple[int, int]]] = {}
+    for (top, left), (bottom, _right) in merged:
+        if bottom > top:
+            starts.setdefault(top, []).append((left - col_offset, bottom))
+    if not starts:
+        yield from rows
+        return
+    active: list[tuple[int, int, object]] = []  # (column, last row, value)
+    for index, row in enumerate(rows):
+        if active:
+            active = [span for span in active if span[1] >= index]
+            for col, _last, value in active:
+                if col < len(row) and row[col] in ("", None):
+                    row[col] = value
+        for col, bottom in starts.get(index, ()):
+            if 0 <= col < len(row) and row[col] not in ("", None):
+                active.append((col, bottom, row[col]))
+        yield row
 
 
 def _short(exc: Exception) -> str:
@@ -375,6 +400,14 @@ def normalise_header(text) -> str:
         return ""
     text = unicodedata.normalize("NFKC", str(text))
     return _HEADER_JUNK.sub("", text).lower()
+
+
+_BREAK_BETWEEN_WIDE = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])")
+
+
+def header_for_display(text: str) -> str:
+    """A header as error lists show it: a line break inside 建成\n年份 dropped, other runs of spaces one space."""
+    return " ".join(_BREAK_BETWEEN_WIDE.sub("", text).split())
 
 
 def header_base(text: str) -> str:
@@ -470,7 +503,7 @@ def locate_table(sheet: RawSheet, index: HeaderIndex, *, min_matches: int = 3) -
                     duplicates.append(text)
                 continue
             fields[field_name] = col
-            headers[field_name] = text
+            headers[field_name] = header_for_display(text)
             added += 1
         return added
 

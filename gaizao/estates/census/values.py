@@ -318,14 +318,17 @@ def parse_percent(value) -> Decimal | None:
     return percent
 
 
-def parse_choice(value, choices: dict[str, str]) -> str | None:
+def parse_choice(value, choices: dict[str, str], allowed: tuple[str, ...] = ()) -> str | None:
     """One of a closed list. `choices` maps every accepted spelling (already normalised with
-    `choice_key`) to the stored value."""
+    `choice_key`) to the stored value; `allowed`, the spellings the template offers, are named in the
+    error so that the sheet can be fixed without looking them up."""
     if is_blank(value):
         return None
     key = choice_key(clean_text(value))
     if key in choices:
         return choices[key]
+    if allowed:
+        raise ValueProblem(_("not one of the allowed values: %(allowed)s") % {"allowed": "、".join(allowed)})
     raise ValueProblem(_("not one of the allowed values"))
 
 

@@ -44,6 +44,8 @@ class Command(BaseCommand):
                 self.stdout.write(_dumps({"code": exc.code, "message": exc.message, **fields}))
             else:
                 self.stderr.write(exc.message)
+                for warning in fields.get("warnings", []):
+                    self.stderr.write(f"warning: {warning}")
                 for e in fields.get("errors", []):
                     self.stderr.write(f"{e['sheet']}!{e['cell'] or e['row']}\t第{e['row']}行\t{e['column']}\t"
                                       f"{e['value']!r}\t{e['reason']}")
@@ -62,6 +64,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{kind} (sheet {sheet['sheet']}, {sheet['rows']} rows): created "
                                   f"{report[kind + '_created']}, updated {report[kind + '_updated']}, unchanged "
                                   f"{report[kind + '_unchanged']}")
+            for warning in report["warnings"]:
+                self.stdout.write(f"warning: {warning}")
             for e in report["errors"]:
                 self.stderr.write(f"{e['sheet']}!{e['cell'] or e['row']}\t第{e['row']}行\t{e['column']}\t"
                                   f"{e['value']!r}\t{e['reason']}")

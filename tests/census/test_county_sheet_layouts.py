@@ -1,0 +1,142 @@
+"""Layouts counties really send: a two-level header with merged group titles, headers broken over two
+lines, a 序号 column, a totals row (合计) and a signature line (填表人 …) under the estates."""
+
+import io
+
+import pytest
+import xlsxwriter
+from django.utils import translation
+
+from gaizao.core.errors import ServiceError
+from gaizao.estates.census.importer import census_import
+from gaizao.estates.models import Estate
+
+pytestmark = pytest.mark.django_db
+
+HEADERS = ["序号", "小区名称", "县（市、区）", "街道(乡镇)", "社区", "建成\n年份", "楼栋数", "户数（户）", "房屋性质",
+           "管理方式", "居民改造意愿(%)", "备注"]
+
+
+def county_sheet(estates: list[list], *, totals_label: str = "合计") -> bytes:
+    """Title, a note line, a group header row over a header row, the estates, a blank row, a totals
+    row and a signature line, as a county's office writes them."""
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"strings_to_numbers": False})
+    ws = wb.add_worksheet("摸底汇总")
+    ws.merge_range(0, 0, 0, len(HEADERS) - 1, "西湖区城镇老旧小区改造摸底调查汇总表")
+    ws.write(1, 0, "填报单位（盖章）：西湖区住建局        填报日期：2026年3月")
+    ws.merge_range(2, 1, 2, 4, "基本情况")
+    ws.merge_range(2, 5, 2, 9, "房屋情况")
+    ws.write_row(3, 0, HEADERS)
+    for r, row in enumerate(estates, start=4):
+        ws.write_row(r, 0, row)
+    end = 4 + len(estates)
+    ws.write_row(end + 1, 0, [totals_label, "", "", "", "", "", sum(row[6] for row in estates if isinstance(row[6], int))])
+    ws.write(end + 2, 0, "填表人：张三      联系电话：0571-88888888      审核人：李四")
+    wb.close()
+    return buffer.getvalue()
+
+
+def estate_row(i: int, **over) -> list:
+    row = [i, f"层级表头小区{i}", "西湖区", "西溪街道", "石灰桥社区", f"{1985 + i}年", 6, 120 + i, "公房", "准物业", "80%", ""]
+    for index, value in over.items():
+        row[int(index[1:])] = value
+    return row
+
+
+def test_totals_and_signature_rows_are_skipped_with_warnings_and_the_estates_import():
+    data = county_sheet([estate_row(1), estate_row(2), estate_row(3)])
+    report = census_import(actor=None, data=data, filename="西湖区.xlsx", dry_run=False)
+    assert (report["rows"], report["created"], report["error_count"]) == (3, 3, 0), report["errors"]
+    assert report["header_row"] == 4
+    assert Estate.objects.filter(name__startswith="层级表头小区").count() == 3
+    warnings = "\n".join(report["warnings"])
+    assert "9" in warnings and "10" in warnings  # the totals row is Excel row 9, the signature row 10
+    assert Estate.objects.get(name="层级表头小区2").built_year == 1987
+
+
+@pytest.mark.parametrize("label", ["合计", "合  计", "总计", "小计", "全区合计", "合计："])
+def test_every_spelling_of_a_totals_row_is_skipped(label):
+    report = census_import(actor=None, data=county_sheet([estate_row(1)], totals_label=label), dry_run=True)
+    assert (report["rows"], report["error_count"]) == (1, 0), (label, report["errors"])
+
+
+def test_an_estate_row_with_a_name_is_never_taken_for_a_note():
+    """Only rows with nothing in the census columns are notes: a row with a name but no county is an error."""
+    data = county_sheet([estate_row(1), estate_row(2, c2="", c3="")])
+    with pytest.raises(ServiceError) as exc:
+        census_import(actor=None, data=data, dry_run=False)
+    assert {(e["row"], e["column"]) for e in exc.value.fields["errors"]} == {(6, "县（市、区）"), (6, "街道(乡镇)")}
+    assert not Estate.objects.exists()
+
+
+@translation.override("en")
+def test_errors_come_row_by_row_left_to_right_with_headers_on_one_line_and_allowed_values_named():
+    data = county_sheet([estate_row(1, c8="别墅", c9="物业", c5="九十年代"), estate_row(2, c6="abc")])
+    with pytest.raises(ServiceError) as exc:
+        census_import(actor=None, data=data, dry_run=False)
+    errors = exc.value.fields["errors"]
+    assert [(e["row"], e["cell"]) for e in errors] == [(5, "F5"), (5, "I5"), (5, "J5"), (6, "G6")]
+    assert errors[0]["column"] == "建成年份"  # "建成\n年份" in the sheet
+    housing, management = errors[1]["reason"], errors[2]["reason"]
+    assert housing.startswith("not one of the allowed values") and "房改房" in housing and "单位自管房" in housing
+    assert "专业物业" in management and "业主自治" in management
+
+
+MERGED_HEADERS = ["序号", "县（市、区）", "街道（乡镇）", "社区", "小区名称", "建成年份", "户数"]
+MERGED_ESTATES = [(1, "石灰桥社区", "合并甲", 1990, 100), (2, "", "合并乙", 1991, 120),
+                  (3, "上保社区", "合并丙", 1992, 130), (4, "", "合并丁", 1993, 140)]
+# (an estate without a community sits on its street)
+EXPECTED_PLACES = {"合并甲": "330106004053", "合并乙": "330106004", "合并丙": "330106002051", "合并丁": "330106002"}
+
+
+def merged_xlsx() -> bytes:
+    """The county merged down over all four estates, each street over its two (the value sits in the
+    top cell only); the second estate of each street gives no community."""
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer)
+    ws = wb.add_worksheet("摸底")
+    ws.merge_range(0, 0, 0, 6, "西湖区老旧小区摸底表")
+    ws.write_row(1, 0, MERGED_HEADERS)
+    ws.merge_range(2, 1, 5, 1, "西湖区")
+    ws.merge_range(2, 2, 3, 2, "西溪街道")
+    ws.merge_range(4, 2, 5, 2, "北山街道")
+    for r, (n, community, name, year, households) in enumerate(MERGED_ESTATES, start=2):
+        ws.write_row(r, 3, [community, name, year, households])
+        ws.write(r, 0, n)
+    wb.close()
+    return buffer.getvalue()
+
+
+def merged_xls() -> bytes:
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet("摸底")
+    ws.write_merge(0, 0, 0, 6, "西湖区老旧小区摸底表")
+    for c, header in enumerate(MERGED_HEADERS):
+        ws.write(1, c, header)
+    ws.write_merge(2, 5, 1, 1, "西湖区")
+    ws.write_merge(2, 3, 2, 2, "西溪街道")
+    ws.write_merge(4, 5, 2, 2, "北山街道")
+    for r, (n, community, name, year, households) in enumerate(MERGED_ESTATES, start=2):
+        for c, value in ((0, n), (3, community), (4, name), (5, year), (6, households)):
+            if value != "":
+                ws.write(r, c, value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("make, filename", [(merged_xlsx, "merged.xlsx"), (merged_xls, "merged.xls")])
+def test_cells_merged_down_over_several_estates_count_for_each(make, filename):
+    report = census_import(actor=None, data=make(), filename=filename, dry_run=False)
+    assert (report["created"], report["error_count"]) == (4, 0), report["errors"]
+    places = dict(Estate.objects.filter(name__startswith="合并").values_list("name", "region__code"))
+    assert places == EXPECTED_PLACES
+
+
+def test_a_merge_one_row_high_is_not_filled_into_other_rows():
+    """The merged title stays a title: no estate row gets it."""
+    report = census_import(actor=None, data=merged_xlsx(), filename="merged.xlsx", dry_run=True)
+    assert report["header_row"] == 2 and report["rows"] == 4
