@@ -140,3 +140,21 @@ def test_a_merge_one_row_high_is_not_filled_into_other_rows():
     """The merged title stays a title: no estate row gets it."""
     report = census_import(actor=None, data=merged_xlsx(), filename="merged.xlsx", dry_run=True)
     assert report["header_row"] == 2 and report["rows"] == 4
+
+
+def test_same_as_above_takes_the_value_of_the_row_above():
+    rows = [estate_row(1), estate_row(2, c2="同上", c3="同上", c8="〃"), estate_row(3, c3="同上")]
+    report = census_import(actor=None, data=county_sheet(rows), dry_run=False)
+    assert (report["created"], report["error_count"]) == (3, 0), report["errors"]
+    two = Estate.objects.get(name="层级表头小区2")
+    assert (two.county.code, two.region.code[:9], two.housing_type) == ("330106", "330106004", "public")
+
+
+@translation.override("en")
+def test_same_as_above_in_the_first_row_is_an_error_not_a_value():
+    rows = [estate_row(1, c3="同上", c1="同上"), estate_row(2)]
+    with pytest.raises(ServiceError) as exc:
+        census_import(actor=None, data=county_sheet(rows), dry_run=False)
+    errors = exc.value.fields["errors"]
+    assert [(e["cell"], e["value"]) for e in errors] == [("B5", "同上"), ("D5", "同上")]
+    assert all("same as above" in e["reason"] for e in errors)

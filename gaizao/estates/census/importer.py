@@ -627,14 +627,17 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
     del records  # the cells live on in their columns; the rows' lists would hold ~50 MB more
     for name in fields:
         column = raw_columns[name]
+        orphans = _fill_dittos(column) if not DITTO_MARKS.isdisjoint(column) else []
         values = column_parsers[name](column) if name in column_parsers else None
         problems = []
         if values is None:
             values, problems = _parse_column(column, parsers[name])
         parsed[name] = values
-        failed[name] = {i for i, _reason in problems}
+        failed[name] = {i for i, _reason in problems} | set(orphans)
         for i, reason in problems:
             problem(i, name, reason)
+        for i in orphans:
+            problem(i, name, _("“same as above” (同上) but the row above has nothing here"), raw="同上")
     progress(45, _("Checked the values of %(n)d rows") % {"n": count})
 
     none = [None] * count
@@ -701,6 +704,25 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
 
 
 _LONGEST_BLANK = max(map(len, v.BLANK_WORDS))
+# Cells meaning "as in the row above", from paper forms: filled in before the column is parsed.
+DITTO_MARKS = frozenset({"同上", "同 上", "同上。", "〃"})
+
+
+def _fill_dittos(column: list) -> list[int]:
+    """Replace each ditto mark with the cell above it (itself perhaps a filled ditto); returns the
+    indexes of marks with nothing above, left blank for the caller to report."""
+    orphans = []
+    above = None
+    for i, cell in enumerate(column):
+        if type(cell) is str and cell in DITTO_MARKS:
+            if above is None:
+                orphans.append(i)
+                column[i] = None
+                continue
+            column[i] = cell = above
+        above = None if cell is None or cell == "" or (type(cell) is str and v.is_blank(cell)) else cell
+    return orphans
+
 # A totals row (合计, 小计, 全区合计 …) under the estates: not an estate, skipped with a warning.
 TOTALS_LABEL = re.compile(r"^(?:全省|全市|全区|全县|全镇|全街道|本页|本表|总)?(?:合计|总计|小计)[:：]?$")
 SKIPPED_LINES_SHOWN = 20
