@@ -5,6 +5,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -219,3 +220,28 @@ def test_grouped_numbers_with_units_and_web_spaces(text, expected):
     """Thousands separators together with a unit, and the no-break and thin spaces that text copied from a web
     page brings into Excel."""
     assert v.parse_decimal(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("约300户", 300), ("300余户", 300), ("300多户", 300), ("300户左右", 300), ("大约 1,200 户", 1200), ("近50栋", 50),
+])
+def test_approximate_counts_keep_the_number_written(text, expected):
+    assert v.parse_int(text, min_value=0) == expected
+
+
+@pytest.mark.parametrize("text", ["约", "多", "余", "1多2", "约-"])
+def test_approximation_words_alone_are_not_numbers(text):
+    with pytest.raises(v.ValueProblem):
+        v.parse_int(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("约1995年", 1995), ("1995年左右", 1995), ("约1988.06", 1988)])
+def test_approximate_years(text, expected):
+    assert v.parse_year(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2001-2003", "2001年至2003年", "1995～1998", "1995 到 1998年"])
+def test_a_range_of_years_is_refused_with_its_own_reason(text):
+    with translation.override("en"), pytest.raises(v.ValueProblem) as exc:
+        v.parse_year(text)
+    assert "range of years" in str(exc.value.reason)

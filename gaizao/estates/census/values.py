@@ -105,12 +105,29 @@ _NUMBER_UNITS = ("栋", "幢", "座", "户", "套", "层", "楼", "个", "处", 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
+# Approximate counts as surveys write them (约300户, 300余户, 300多户, 300户左右): the number written is kept.
+_APPROX_PREFIXES = ("大约", "约", "近")
+_APPROX_SUFFIXES = ("左右", "余", "多")
+
+
+def _without_approximation(text: str) -> str:
+    for prefix in _APPROX_PREFIXES:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            text = text[len(prefix):]
+            break
+    if text.endswith("左右") and len(text) > 2:
+        text = text[:-2]
+    return text
+
+
 def _number_text(value) -> str:
-    text = to_halfwidth(clean_text(value)).replace(" ", "")
+    text = _without_approximation(to_halfwidth(clean_text(value)).replace(" ", ""))
     for unit in _NUMBER_UNITS:
         if text.endswith(unit) and len(text) > len(unit):
             text = text[: -len(unit)]
             break
+    if text[-1:] in ("余", "多") and len(text) > 1 and text[-2].isdigit():
+        text = text[:-1]
     for sep in (",", "，", "'", "_"):
         if sep in text:
             parts = text.split(sep)
@@ -212,6 +229,9 @@ _YEAR_TEXT = re.compile(
 )
 
 
+_YEAR_RANGE = re.compile(r"^\d{4}\s*年?\s*(?:-|—|–|~|～|至|到)\s*\d{4}\s*年?$")
+
+
 def max_year() -> int:
     return datetime.date.today().year
 
@@ -240,7 +260,9 @@ def parse_year(value, *, min_year: int = MIN_YEAR, max_year_value: int | None = 
     elif isinstance(value, datetime.time | datetime.timedelta):
         raise ValueProblem(_("not a year"))
     else:
-        text = to_halfwidth(clean_text(value))
+        text = _without_approximation(to_halfwidth(clean_text(value)).strip())
+        if _YEAR_RANGE.match(text):
+            raise ValueProblem(_("a range of years: give the year the estate was completed"))
         match = _YEAR_TEXT.match(text)
         if match:
             year = int(match["y"])
