@@ -158,3 +158,68 @@ def test_same_as_above_in_the_first_row_is_an_error_not_a_value():
     errors = exc.value.fields["errors"]
     assert [(e["cell"], e["value"]) for e in errors] == [("B5", "同上"), ("D5", "同上")]
     assert all("same as above" in e["reason"] for e in errors)
+
+
+def street_workbook(*, hidden_copy: bool = False, duplicate: bool = False) -> bytes:
+    """One sheet per street, as some counties keep their census, plus a notes sheet; optionally a hidden
+    sheet holding a copy of the estates, or the same estate on two street sheets."""
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer)
+    notes = wb.add_worksheet("填表说明")
+    notes.write_column(0, 0, ["1. 小区名称、县（市、区）、街道（乡镇）、建成年份必填", "2. 每个街道一张表"])
+    headers = ["小区名称", "县（市、区）", "街道（乡镇）", "社区", "建成年份", "户数"]
+    streets = {"西溪街道": [("分表甲", "石灰桥社区", 1990, 100), ("分表乙", "", 1991, 110)],
+               "北山街道": [("分表丙", "上保社区", 1992, 120)]}
+    if duplicate:
+        streets["北山街道"].append(("分表甲", "", 1990, 100))
+    for street, estates in streets.items():
+        ws = wb.add_worksheet(street)
+        ws.write_row(0, 0, headers)
+        for r, (name, community, year, households) in enumerate(estates, start=1):
+            ws.write_row(r, 0, [name, "西湖区", street if not duplicate or name != "分表甲" or r == 1 else "西溪街道",
+                                community or ("石灰桥社区" if duplicate and name == "分表甲" else ""), year, households])
+    if hidden_copy:
+        copy = wb.add_worksheet("底稿")
+        copy.write_row(0, 0, headers)
+        copy.write_row(1, 0, ["分表甲", "西湖区", "西溪街道", "石灰桥社区", 1990, 100])
+        copy.hide()
+    wb.close()
+    return buffer.getvalue()
+
+
+def test_a_workbook_with_one_sheet_per_street_imports_every_sheet():
+    report = census_import(actor=None, data=street_workbook(hidden_copy=True), filename="分街道.xlsx", dry_run=False)
+    assert (report["created"], report["error_count"]) == (3, 0), report["errors"]
+    assert [(s["sheet"], s["rows"]) for s in report["estate_sheets"]] == [("西溪街道", 2), ("北山街道", 1)]
+    assert report["rows"] == 3
+    places = dict(Estate.objects.filter(name__startswith="分表").values_list("name", "region__code"))
+    assert places == {"分表甲": "330106004053", "分表乙": "330106004", "分表丙": "330106002051"}
+
+
+@translation.override("en")
+def test_the_same_estate_on_two_street_sheets_is_named_with_both_sheets():
+    with pytest.raises(ServiceError) as exc:
+        census_import(actor=None, data=street_workbook(duplicate=True), filename="分街道.xlsx", dry_run=False)
+    (error,) = exc.value.fields["errors"]
+    assert (error["sheet"], error["row"], error["cell"]) == ("北山街道", 3, "A3")
+    assert error["reason"] == "the same estate (community and name) as row 2 of sheet 西溪街道"
+    assert not Estate.objects.exists()
+
+
+def test_the_census_template_filled_in_reads_as_one_estate_sheet():
+    """Its notes, catalogue and hidden lists sheets are not estate sheets."""
+    import openpyxl
+
+    from gaizao.estates.census.columns import ESTATE_SHEET
+    from gaizao.estates.census.template import template_bytes
+
+    book = openpyxl.load_workbook(io.BytesIO(template_bytes()))
+    sheet = book[ESTATE_SHEET]
+    headers = [c.value for c in next(r for r in sheet.iter_rows() if any(c.value == "小区名称*" for c in r))]
+    values = {"小区名称*": "模板小区", "县（市、区）*": "西湖区", "街道（乡镇）*": "西溪街道", "建成年份*": 1990}
+    sheet.append([values.get(h) for h in headers])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    report = census_import(actor=None, data=buffer.getvalue(), filename="template.xlsx", dry_run=True)
+    assert [s["sheet"] for s in report["estate_sheets"]] == [ESTATE_SHEET]
+    assert (report["created"], report["error_count"]) == (1, 0), report["errors"]

@@ -33,6 +33,7 @@ from . import values as v
 from .columns import COLUMN_BY_FIELD, MIN_BUILT_YEAR, _choice_map
 from .importer import (
     AUDIT_VERB,
+    ESTATE_REQUIRED_FIELDS,
     EXAMPLE_PREFIXES,
     PREVIEW,
     VALUE_FIELDS,
@@ -225,6 +226,8 @@ def masked_value(name: str, raw):
 class Sheets:
     estate: Table | None
     further: dict[str, Table] = field(default_factory=dict)  # BUILDINGS / HOUSEHOLDS -> table
+    # further visible sheets with the estate header (a county sending one sheet per street), in file order
+    more_estates: list[Table] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -301,10 +304,34 @@ def find_sheets(book: Book, find_estate_table: Callable[[Book], Table]) -> Sheet
     if book.kind != "csv":
         for sheet in rest:
             if sheets.estate is None or sheet.name != sheets.estate.sheet:
-                _add(sheets, sheet, _probe(sheet))
+                further = _probe(sheet)
+                if further is None and sheets.estate is not None and not sheet.hidden:
+                    more = _another_estate_table(sheet, find_estate_table, book)
+                    if more is not None:
+                        sheets.more_estates.append(more)
+                        continue
+                _add(sheets, sheet, further)
+        if sheets.more_estates:  # in the order of the file, whichever sheet was found first
+            order = {sheet.name: i for i, sheet in enumerate(book.sheets)}
+            tables = sorted([sheets.estate, *sheets.more_estates], key=lambda t: order.get(t.sheet, 0))
+            sheets.estate, sheets.more_estates = tables[0], tables[1:]
     if sheets.estate is None and (not sheets.further or "expected" not in failure.fields):
         raise failure  # no sheet to read, or the estate sheet is there but unreadable
     return sheets
+
+
+def _another_estate_table(sheet: RawSheet, find_estate_table: Callable[[Book], Table], book: Book) -> Table | None:
+    """The sheet's table when it is one more estate sheet: the estate header with every column an
+    estate row needs (a notes or lists sheet naming a few headers is not)."""
+    try:
+        table = find_estate_table(Book(kind=book.kind, sheets=[sheet], encoding=book.encoding))
+    except CensusFileError:
+        return None
+    if _kind_by_headers(table.unknown_headers) is not None:
+        return None
+    if not all(f in table.fields for f in ESTATE_REQUIRED_FIELDS):
+        return None
+    return table
 
 
 def _add(sheets: Sheets, sheet: RawSheet, table: Table | None) -> None:

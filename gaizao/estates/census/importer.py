@@ -84,6 +84,7 @@ VALUE_FIELDS = ("name", "address", "built_year", "buildings", "households", "flo
 DEFAULTS = {"address": "", "buildings": 0, "households": 0, "housing_type": HousingType.OTHER.value,
             "in_shantytown_plan": False, "in_historic_district": False, "has_precast_slab_hazard": False,
             "management_mode": ManagementMode.NONE.value, "buildings_with_elevator": 0}
+ESTATE_REQUIRED_FIELDS = ("name", "county", "street", "built_year")  # columns an estate sheet must have
 EXAMPLE_PREFIXES = ("示例", "（示例）", "(示例)", "【示例】")
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_\-.]{0,31}$")
 
@@ -403,6 +404,7 @@ class Row:
     deficiencies: tuple[int, ...] | None  # None: the column is absent (left alone on update)
     present: frozenset[str]
     name_key: str = ""  # `name_key` of the name, for matching
+    table: int = 0  # which estate sheet (index into the import's estate tables)
 
 
 @dataclass
@@ -426,6 +428,8 @@ class Report:
     errors: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unknown_headers: list[str] = field(default_factory=list)
+    # every estate sheet read (a county may send one per street): sheet, header_row, rows
+    estate_sheets: list[dict] = field(default_factory=list)
     preview: dict = field(default_factory=lambda: {"created": [], "updated": [], "unchanged": []})
     # the building (楼栋) and household (住户) sheets, see `buildings.py`; counts of valid and invalid rows
     # and of examples above are over all sheets
@@ -515,30 +519,35 @@ def _census_import(*, actor, data: bytes, filename: str, dry_run: bool, valid_on
     report_progress(4, _("Reading the sheets"))
     sheets = buildings.find_sheets(book, _find_table)
     report.warnings.extend(sheets.warnings)
-    table = sheets.estate  # None: the file has only building and household sheets
+    # the estate sheets: none (the file has only building and household sheets), one, or one per street
+    tables = [sheets.estate, *sheets.more_estates] if sheets.estate is not None else []
     resolver, catalogue = RegionResolver(), Catalogue()
     plan = Plan()
-    if table is not None:
-        report.sheet, report.header_row = table.sheet, table.header_row
-        report.unknown_headers = table.unknown_headers[:50]
-        if table.duplicate_headers:
-            report.warnings.append(_("These headers appear twice; the first column of each was used: %(h)s")
-                                   % {"h": "、".join(table.duplicate_headers[:10])})
-        missing = [COLUMN_BY_FIELD[f].header for f in ("name", "county", "street", "built_year")
-                   if f not in table.fields]
-        if missing:
-            raise CensusFileError(
-                _("Sheet %(sheet)s (header in row %(row)d) lacks the required columns: %(columns)s")
-                % {"sheet": table.sheet, "row": table.header_row, "columns": "、".join(missing)},
-                fields={"missing_columns": missing, "sheet": table.sheet, "header_row": table.header_row})
-
-        rows = _parse_rows(table, report, resolver, catalogue, scope, report_progress)
+    if tables:
+        report.sheet, report.header_row = tables[0].sheet, tables[0].header_row
+        report.unknown_headers = tables[0].unknown_headers[:50]
+        rows: list[Row] = []
+        for index, table in enumerate(tables):
+            if table.duplicate_headers:
+                report.warnings.append(_("Sheet %(sheet)s: these headers appear twice; the first column of each was "
+                                         "used: %(h)s") % {"sheet": table.sheet,
+                                                           "h": "、".join(table.duplicate_headers[:10])})
+            missing = [COLUMN_BY_FIELD[f].header for f in ESTATE_REQUIRED_FIELDS if f not in table.fields]
+            if missing:
+                raise CensusFileError(
+                    _("Sheet %(sheet)s (header in row %(row)d) lacks the required columns: %(columns)s")
+                    % {"sheet": table.sheet, "row": table.header_row, "columns": "、".join(missing)},
+                    fields={"missing_columns": missing, "sheet": table.sheet, "header_row": table.header_row})
+            read_before = report.rows
+            rows.extend(_parse_rows(table, report, resolver, catalogue, scope, report_progress, table_index=index))
+            report.estate_sheets.append({"sheet": table.sheet, "header_row": table.header_row,
+                                         "rows": report.rows - read_before})
         report_progress(55, _("Checked %(n)d rows") % {"n": report.rows})
         if report.rows == 0 and not sheets.further:
-            raise CensusFileError(_("Sheet %(sheet)s has a header row but no estates below it.")
-                                  % {"sheet": table.sheet},
-                                  fields={"sheet": table.sheet, "header_row": table.header_row})
-        plan = _plan(rows, report, table, scope, catalogue)
+            names = "、".join(t.sheet for t in tables)
+            raise CensusFileError(_("Sheet %(sheet)s has a header row but no estates below it.") % {"sheet": names},
+                                  fields={"sheet": names, "header_row": tables[0].header_row})
+        plan = _plan(rows, report, tables, scope, catalogue)
         report.valid_rows = len(plan.rows_ok)
     further = None
     if sheets.further:
@@ -548,7 +557,7 @@ def _census_import(*, actor, data: bytes, filename: str, dry_run: bool, valid_on
         if report.rows == 0 and further.rows == 0:
             raise CensusFileError(_("The file has header rows but no rows to import below them (rows starting "
                                     "with 示例 are examples and are skipped)."),
-                                  fields={"sheets": [t.sheet for t in (table, *sheets.further.values()) if t]})
+                                  fields={"sheets": [t.sheet for t in (*tables, *sheets.further.values())]})
     report.sort_errors()
     if report.error_count and not valid_only:
         if not dry_run:
@@ -594,7 +603,7 @@ def _find_table(book) -> Table:
 
 
 def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogue: Catalogue, scope: Scope,
-                progress: ProgressCallback) -> list[Row]:
+                progress: ProgressCallback, *, table_index: int = 0) -> list[Row]:
     """Every data row parsed and checked. Column by column: each distinct value of a column is parsed
     once (a census repeats its counties, years and yes/no a hundred thousand times), then the row
     checks run over the parsed columns side by side."""
@@ -615,7 +624,7 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
         if raw is None:
             column = raw_columns.get(name)
             raw = column[i] if column is not None else ""
-        report.error(row=lines[i], column=headers.get(name, COLUMN_BY_FIELD[name].header),
+        report.error(row=lines[i], column=headers.get(name, COLUMN_BY_FIELD[name].header), sheet=table.sheet,
                      cell=f"{letters[name]}{lines[i]}" if name in letters else "", value=raw, reason=reason)
         bad_rows.add(i)
 
@@ -699,7 +708,8 @@ def _parse_rows(table: Table, report: Report, resolver: RegionResolver, catalogu
             continue
         county, region = regions[i]
         rows.append(Row(lines[i], codes[i], region, county, values,
-                        deficiencies[i] if deficiencies is not None else None, present, name_key(values[0])))
+                        deficiencies[i] if deficiencies is not None else None, present, name_key(values[0]),
+                        table_index))
     return rows
 
 
@@ -778,7 +788,7 @@ def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tupl
     if notes:
         report.warnings.append(_("Skipped because they hold nothing in the census columns (notes or signatures "
                                  "under the table): row %(rows)s.") % {"rows": _lines_text(notes)})
-    report.rows = len(records)
+    report.rows += len(records)
     return lines, records
 
 
@@ -886,31 +896,38 @@ class Plan:
     ranked_counties: set[int] = field(default_factory=set)  # counties whose ranks the import computed itself
 
 
-def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue: Catalogue) -> Plan:
+def _plan(rows: list[Row], report: Report, tables: list[Table], scope: Scope, catalogue: Catalogue) -> Plan:
     plan = Plan()
-    headers = table.headers
     name_i = VALUE_FIELDS.index("name")
 
     def err(row: Row, name: str, value, reason: str):
+        table = tables[row.table]
         letter = column_letter(table.fields[name] + table.col_offset) if name in table.fields else ""
-        report.error(row=row.line, column=headers.get(name, COLUMN_BY_FIELD[name].header),
+        report.error(row=row.line, column=table.headers.get(name, COLUMN_BY_FIELD[name].header), sheet=table.sheet,
                      cell=f"{letter}{row.line}" if letter else "", value=value, reason=reason)
 
+    def where(row: Row, first: tuple[int, int]) -> dict:
+        """The earlier row `first` (line, table) as the message names it, beside `row`."""
+        line, table = first
+        if table == row.table:
+            return {"row": line, "at": ""}
+        return {"row": line, "at": _(" of sheet %(sheet)s") % {"sheet": tables[table].sheet}}
+
     # duplicates within the file
-    seen_codes: dict[str, int] = {}
-    seen_names: dict[tuple[int, str], int] = {}
+    seen_codes: dict[str, tuple[int, int]] = {}
+    seen_names: dict[tuple[int, str], tuple[int, int]] = {}
     unique: list[Row] = []
     for row in rows:
         key = (row.region.pk, row.name_key)
         if row.code is not None and row.code in seen_codes:
-            err(row, "code", row.code, _("the same code as row %(row)d") % {"row": seen_codes[row.code]})
+            err(row, "code", row.code, _("the same code as row %(row)d%(at)s") % where(row, seen_codes[row.code]))
         elif key in seen_names:
             err(row, "name", row.values[name_i],
-                _("the same estate (community and name) as row %(row)d") % {"row": seen_names[key]})
+                _("the same estate (community and name) as row %(row)d%(at)s") % where(row, seen_names[key]))
         else:
             if row.code is not None:
-                seen_codes[row.code] = row.line
-            seen_names[key] = row.line
+                seen_codes[row.code] = (row.line, row.table)
+            seen_names[key] = (row.line, row.table)
             unique.append(row)
             continue
         report.invalid_rows += 1
@@ -920,7 +937,7 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
     existing_by_code, existing_by_name = _load_existing(county_ids, [r.code for r in unique if r.code])
     plan.occupied_counties = {e.county_id for e in existing_by_code.values()}
     fresh_codes = _FreshCodes(unique)
-    matched: dict[int, int] = {}  # estate id -> the row that matched it
+    matched: dict[int, tuple[int, int]] = {}  # estate id -> the row (line, table) that matched it
     for row in unique:
         key = (row.region.pk, row.name_key)
         match = None
@@ -949,16 +966,16 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
             if first is not None:
                 by_code = row.code is not None
                 err(row, "code" if by_code else "name", row.code if by_code else row.values[name_i],
-                    _("the same estate (%(code)s) as row %(row)d") % {"code": match.code, "row": first})
+                    _("the same estate (%(code)s) as row %(row)d%(at)s") % {"code": match.code, **where(row, first)})
                 report.invalid_rows += 1
                 continue
-            matched[match.id] = row.line
+            matched[match.id] = (row.line, row.table)
         plan.rows_ok.append(row)
         if match is None:
             code = row.code or fresh_codes.next(row.county.code)
             plan.creates.append((row, code))
             if len(report.preview["created"]) < PREVIEW:
-                report.preview["created"].append({"row": row.line, "code": code, "name": row.values[name_i]})
+                report.preview["created"].append({"sheet": tables[row.table].sheet, "row": row.line, "code": code, "name": row.values[name_i]})
             continue
         new_defs = match.deficiencies if row.deficiencies is None else row.deficiencies
         if row.values == match.values and new_defs == match.deficiencies and match.region_id == row.region.pk:
@@ -976,12 +993,12 @@ def _plan(rows: list[Row], report: Report, table: Table, scope: Scope, catalogue
         if changed:
             plan.updates.append((row, match, new_values, new_defs))
             if len(report.preview["updated"]) < PREVIEW:
-                report.preview["updated"].append({"row": row.line, "code": match.code, "name": new_values[name_i],
+                report.preview["updated"].append({"sheet": tables[row.table].sheet, "row": row.line, "code": match.code, "name": new_values[name_i],
                                                   "fields": changed})
         else:
             plan.unchanged += 1
             if len(report.preview["unchanged"]) < PREVIEW:
-                report.preview["unchanged"].append({"row": row.line, "code": match.code,
+                report.preview["unchanged"].append({"sheet": tables[row.table].sheet, "row": row.line, "code": match.code,
                                                     "name": new_values[name_i]})
     return plan
 

@@ -232,6 +232,7 @@ class RawSheet:
     rows: Iterable[list]  # rows from row 1, each list starting at column `col_offset`
     col_offset: int = 0
     merged: list = field(default_factory=list)
+    hidden: bool = False  # hidden in the workbook (the template's lists sheet, say)
 
 
 @dataclass
@@ -276,7 +277,8 @@ def _calamine_book(data: bytes, kind: str) -> Book:
         meta = metadata[index] if index < len(metadata) else None
         if meta is not None and str(meta.typ) not in ("SheetTypeEnum.WorkSheet", "WorkSheet"):
             continue
-        sheets.append(RawSheet(name=name, rows=_LazyCalamineRows(workbook, index)))
+        hidden = meta is not None and "Visible" not in str(meta.visible).rsplit(".", 1)[-1]
+        sheets.append(RawSheet(name=name, rows=_LazyCalamineRows(workbook, index), hidden=hidden))
     if not sheets:
         raise CensusFileError(_("The spreadsheet has no worksheets."))
     return Book(kind=kind, sheets=sheets)

@@ -56,8 +56,10 @@ class Command(BaseCommand):
             self.stdout.write(_dumps(report))
         else:
             what = "would be" if dry_run else "were"
-            self.stdout.write(f"{path.name}: sheet {report['sheet']}, header row {report['header_row']}, "
-                              f"{report['rows']} rows")
+            read = [f"sheet {s['sheet']}, header row {s['header_row']}, {s['rows']} rows"
+                    for s in report["estate_sheets"]] or [f"sheet {report['sheet']}, header row {report['header_row']}, "
+                                                          f"{report['rows']} rows"]
+            self.stdout.write(f"{path.name}: {'; '.join(read)}")
             self.stdout.write(f"created {report['created']}, updated {report['updated']}, unchanged "
                               f"{report['unchanged']}, skipped {report['skipped']} ({what} written)")
             for kind, sheet in report.get("further_sheets", {}).items():
