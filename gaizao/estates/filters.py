@@ -87,3 +87,24 @@ class EstateFilter(django_filters.FilterSet):
 
     def filter_sort(self, qs, name, value):
         return qs.order_by(*SORTS.get(value, ("code",)))
+
+
+CHECKBOX_FILTERS = ("housing_type", "eligibility", "status")
+
+
+def page_form(estate_filter: EstateFilter, *, region_choices: list[tuple[str, str]]) -> forms.Form:
+    """The filter's form as the list and map pages show it; the filters themselves (and so the API) are
+    unchanged. `region` becomes a drop-down of `region_choices` (still sent as `region=<code>`), the
+    multiple-choice filters become checkbox groups (still sent as repeated parameters)."""
+    form = estate_filter.form
+    region = form.fields["region"]
+    region.label = form["region"].label = _("Region")  # the bound field (made while validating) keeps a copy
+    choices = [("", _("All")), *region_choices]
+    current = (form.data.get("region") or "").strip()
+    if current and current not in {code for code, _label in region_choices}:
+        choices.append((current, current))  # unknown or out of scope: shown as asked (the form says what is wrong)
+    region.widget = forms.Select(choices=choices, attrs={"class": "region-select"})
+    for name in CHECKBOX_FILTERS:
+        field = form.fields[name]
+        field.widget = forms.CheckboxSelectMultiple(choices=field.choices)
+    return form

@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gaizao.accounts.scoping import Action, restrict
 from gaizao.core.errors import NotFoundError, ServiceError
 from gaizao.regions.models import Region, RegionLevel
+from gaizao.regions.selectors import region_choices_for
 
 from . import selectors, services
-from .filters import SORT_LABELS
+from .filters import SORT_LABELS, page_form
 from .models import EligibilityPolicy, Estate, EstateStatus, HousingType, PriorityWeights, RenovationProject
 
 PAGE_SIZE = 50
@@ -43,6 +44,7 @@ def _error_text(exc: ServiceError) -> str:
 @require_GET
 def estate_list(request):
     estate_filter, rows = selectors.estate_list(user=request.user, params=request.GET)
+    _page_filter_form(request, estate_filter)
     counts = selectors.status_counts(rows)
     paginator = Paginator(rows, PAGE_SIZE)
     paginator.__dict__["count"] = counts["total"]
@@ -66,6 +68,12 @@ def estate_list(request):
         request.scope.is_superuser, "this_year": timezone.localdate().year,
         "all_query": _without(query, "status"),
     })
+
+
+def _page_filter_form(request, estate_filter) -> None:
+    """The list's and the map's filter form: regions as a drop-down of those in scope, checkbox groups."""
+    page_form(estate_filter, region_choices=region_choices_for(user=request.user,
+                                                               selected=request.GET.get("region", "")))
 
 
 def _without(query, key):
@@ -227,6 +235,7 @@ def project_dissolve(request, pk: int):
 @require_GET
 def estate_map(request):
     estate_filter, _rows = selectors.estate_list(user=request.user, params=request.GET)
+    _page_filter_form(request, estate_filter)
     return render(request, "estates/estate_map.html", {"filter": estate_filter,
                                                        "query": request.GET.urlencode()})
 
