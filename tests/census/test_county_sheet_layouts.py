@@ -223,3 +223,18 @@ def test_the_census_template_filled_in_reads_as_one_estate_sheet():
     report = census_import(actor=None, data=buffer.getvalue(), filename="template.xlsx", dry_run=True)
     assert [s["sheet"] for s in report["estate_sheets"]] == [ESTATE_SHEET]
     assert (report["created"], report["error_count"]) == (1, 0), report["errors"]
+
+
+@pytest.mark.parametrize("county", ["杭州市西湖区", "浙江省杭州市西湖区", "杭州西湖区", "浙江省西湖区", "浙江杭州市 西湖区"])
+def test_a_county_written_with_its_province_or_city_before_it(county):
+    rows = [estate_row(1, c2=county)]
+    report = census_import(actor=None, data=county_sheet(rows), dry_run=True)
+    assert (report["created"], report["error_count"]) == (1, 0), report["errors"]
+
+
+@translation.override("en")
+def test_a_county_under_another_city_is_not_taken():
+    """西湖区 is in 杭州市, not in 宁波市: the prefix must be the county's own city."""
+    with pytest.raises(ServiceError) as exc:
+        census_import(actor=None, data=county_sheet([estate_row(1, c2="宁波市西湖区")]), dry_run=False)
+    assert [e["cell"] for e in exc.value.fields["errors"]] == ["C5"]

@@ -119,12 +119,19 @@ class RegionResolver:
         self.counties_by_name: dict[str, list[Region]] = defaultdict(list)
         self.counties_by_short: dict[str, list[Region]] = defaultdict(list)
         self.cities_by_short: dict[str, Region] = {}  # (a city written where its county belongs)
+        # what may stand before a county's name, as in 浙江省杭州市西湖区: (spelling, city or None for the province)
+        self.prefixes: list[tuple[str, Region | None]] = []
         self._hinted: dict[tuple, list[str]] = {}  # (parent id or None, text) -> closest names
-        levels = (RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.STREET, RegionLevel.COMMUNITY)
+        levels = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.STREET,
+                  RegionLevel.COMMUNITY)
         for region in Region.objects.filter(level__in=levels).only("id", "code", "name", "level", "parent_id",
                                                                     "is_active"):
-            if region.level == RegionLevel.CITY:
-                if region.is_active:
+            if region.level in (RegionLevel.PROVINCE, RegionLevel.CITY):
+                city = region if region.level == RegionLevel.CITY else None
+                full = name_key(region.name)
+                for spelling in {full, short_key(region.name), full.removesuffix("省").removesuffix("市")} - {""}:
+                    self.prefixes.append((spelling, city))
+                if city is not None and region.is_active:
                     self.cities_by_short[short_key(region.name)] = region
                 continue
             self.by_code[region.code] = region
@@ -150,7 +157,7 @@ class RegionResolver:
                 raise v.ValueProblem(_("no county with this code"))
             return region
         found = self._pick(self.counties_by_name.get(name_key(text), [])) or self._pick(
-            self.counties_by_short.get(short_key(text), []))
+            self.counties_by_short.get(short_key(text), [])) or self._qualified_county(text)
         if found is None:
             city = self.cities_by_short.get(short_key(text))
             if city is not None:
@@ -170,6 +177,28 @@ class RegionResolver:
                 reason += _("; did you mean %(names)s?") % {"names": "、".join(hints)}
             raise v.ValueProblem(reason)
         return found
+
+    def _qualified_county(self, text: str) -> Region | None:
+        """A county written with its province or city before it (浙江省杭州市西湖区, 杭州西湖区); a city
+        prefix must be the county's own city."""
+        key = name_key(text)
+        for spelling, city in self.prefixes:
+            if not key.startswith(spelling) or len(key) == len(spelling):
+                continue
+            rest = key[len(spelling):]
+            if city is None:  # the province: its city may follow
+                found = self._qualified_county(rest) or self._county_named(rest, None)
+            else:
+                found = self._county_named(rest, city)
+            if found is not None:
+                return found
+        return None
+
+    def _county_named(self, key: str, city: Region | None) -> Region | None:
+        candidates = self.counties_by_name.get(key, []) or self.counties_by_short.get(short_key(key), [])
+        if city is not None:
+            candidates = [r for r in candidates if r.parent_id == city.pk]
+        return self._pick(candidates)
 
     def child(self, ref, parent: Region, level: str) -> Region:
         kind, text = ref
