@@ -3,7 +3,6 @@
 from html.parser import HTMLParser
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,15 +15,6 @@ from ..conftest import api_client_for, make_user, page_client
 from .factories import make_estate
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_counts():
-    """The list's status counts are cached under a data version read at most every 2 s; an earlier test's
-    counts for the same query (rolled-back estates) would otherwise still be served."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class FormParser(HTMLParser):
