@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "gaizao.core.middleware.ActorMiddleware",
+    "gaizao.core.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "gaizao.urls"

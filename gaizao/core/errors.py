@@ -16,6 +16,7 @@ class ErrorCode:
     PARSE_ERROR = "parse_error"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    DATABASE_BUSY = "database_busy"  # SQLite: another writer held the database longer than the wait allows
     UNKNOWN_REGION = "unknown_region"
     REGION_LEVEL_MISMATCH = "region_level_mismatch"
     REGION_FILE_INVALID = "region_file_invalid"

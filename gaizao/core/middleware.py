@@ -55,3 +55,19 @@ class LanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class DatabaseBusyMiddleware:
+    """A view stopped by a database held by another writer answers 503 'busy, try again' (with DEBUG on
+    too, where Django would show its error page instead of `handler500`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from .views import busy_response
+
+        return busy_response(request, exception)

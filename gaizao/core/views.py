@@ -1,8 +1,11 @@
+import sys
+
 from django import forms
 from django.apps import apps
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import OperationalError
 from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -121,10 +124,34 @@ def error_404(request, exception=None):
     return render(request, "404.html", status=404)
 
 
+BUSY_RETRY_SECONDS = 10
+
+
+def busy_response(request, exc):
+    """503 'busy, try again' for a database held by another writer past the wait, else None.
+
+    SQLite holds one writer at a time: a large import or a region reload can keep a login or a save
+    waiting past the lock timeout. Nothing was written; the person may simply try again."""
+    if not (isinstance(exc, OperationalError) and "database is locked" in str(exc)):
+        return None
+    message = _("The system is busy with a large job. Nothing was saved; please try again in a moment.")
+    if request.path.startswith("/api/"):
+        response = JsonResponse(error_body(ErrorCode.DATABASE_BUSY, message), status=503)
+    else:
+        response = render(request, "503.html", {"message": message}, status=503)
+    response["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    return response
+
+
 def error_500(request):
+    # (the view's own exceptions are answered by DatabaseBusyMiddleware; this covers the rest)
+    busy = busy_response(request, sys.exc_info()[1])
+    if busy is not None:
+        return busy
     if request.path.startswith("/api/"):
         return JsonResponse(error_body(ErrorCode.SERVER_ERROR, _("Something went wrong on our side.")), status=500)
     return render(request, "500.html", status=500)
+
 
 
 def error_400(request, exception=None):

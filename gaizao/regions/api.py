@@ -1,4 +1,3 @@
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -6,12 +5,12 @@ from rest_framework.views import APIView
 
 from gaizao.accounts.permissions import IsProvinceAdmin
 from gaizao.core.api import ErrorSerializer
-from gaizao.core.jobs import job_start
 from gaizao.core.scoped_api import ScopedDetailApi, ScopedListApi
 from gaizao.core.serializers import JobOutputSerializer
 
 from .filters import RegionFilter
 from .models import Region
+from .services import regions_reload_start
 
 
 class RegionOutputSerializer(serializers.ModelSerializer):
@@ -46,6 +45,5 @@ class RegionsReloadApi(APIView):
 
     @extend_schema(request=None, responses={202: JobOutputSerializer, 403: ErrorSerializer})
     def post(self, request):
-        with transaction.atomic():
-            job = job_start(actor=request.user, kind="regions.reload", region=Region.objects.get(code="33"))
+        job = regions_reload_start(actor=request.user)
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -16,7 +16,7 @@ from gaizao.core.audit import record_changes_bulk, snapshot
 from gaizao.core.errors import ErrorCode, ServiceError
 from gaizao.core.models import AuditAction
 
-from .models import LEVEL_DEPTH, Region, RegionLevel
+from .models import LEVEL_DEPTH, PROVINCE_CODE, Region, RegionLevel
 
 DATA_DIR = settings.PACKAGE_DIR / "data"
 DEFAULT_REGION_FILES = (DATA_DIR / "regions_zhejiang.csv", DATA_DIR / "regions_retired_zhejiang.csv")
@@ -219,3 +219,21 @@ def _link_successors(rows, existing, audit_entries) -> None:
             before = snapshot(region)
             region.successors.set(wanted)
             audit_entries.append((region, AuditAction.UPDATE, before, snapshot(region)))
+
+
+RELOAD_JOB_KIND = "regions.reload"
+
+
+@transaction.atomic
+def regions_reload_start(*, actor):
+    """Start reloading the shipped region tree as a job, or give the reload already waiting or running:
+    a second click (or a second admin) would only queue the same work again, each run holding the
+    database for seconds."""
+    from gaizao.core.jobs import job_start
+    from gaizao.core.models import Job, JobStatus
+
+    province = Region.objects.select_for_update().get(code=PROVINCE_CODE)  # one starter at a time
+    waiting = Job.objects.filter(kind=RELOAD_JOB_KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).first()
+    if waiting is not None:
+        return waiting
+    return job_start(actor=actor, kind=RELOAD_JOB_KIND, region=province)

@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,10 +9,10 @@ from django.views.decorators.http import require_POST
 
 from gaizao.accounts.scoping import restrict
 from gaizao.core.errors import ServiceError
-from gaizao.core.jobs import job_start
 
 from .filters import RegionFilter
 from .models import Region
+from .services import regions_reload_start
 
 
 @login_required
@@ -54,7 +53,6 @@ def region_detail(request, code: str):
 def regions_reload(request):
     if not request.scope.is_province_admin:
         raise Http404
-    with transaction.atomic():
-        job = job_start(actor=request.user, kind="regions.reload", region=Region.objects.get(code="33"))
+    job = regions_reload_start(actor=request.user)
     messages.info(request, _("Region reload started."))
     return redirect("jobs:detail", pk=job.pk)
