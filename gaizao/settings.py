@@ -169,6 +169,8 @@ CENSUS_UPLOAD_RETENTION_HOURS = env.int("CENSUS_UPLOAD_RETENTION_HOURS", default
 
 # A running job silent for this long has lost its worker and is marked failed.
 JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=900)
+# a job queued longer than this gets a note: behind other jobs, or the worker seems not to run
+JOB_QUEUE_PATIENCE_SECONDS = env.int("JOB_QUEUE_PATIENCE_SECONDS", default=60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

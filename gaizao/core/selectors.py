@@ -1,6 +1,10 @@
 """Reads for the home page. Everything region-bound goes through `restrict`."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gaizao.accounts.scoping import Role, Scope, restrict
@@ -33,3 +37,19 @@ def jobs_needing_attention(*, user, scope: Scope) -> list[AttentionItem]:
                             text=_("%(job)s failed") % {"job": job})
               for job in jobs.filter(status=JobStatus.FAILED, created_by=user)[:5]]
     return items
+
+
+def job_queue_note(job: Job, *, now=None) -> dict | None:
+    """For a job queued longer than JOB_QUEUE_PATIENCE_SECONDS: how many jobs are ahead of it while a
+    worker is busy with one, or that no worker seems to run (the person waiting should tell someone)."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    now = now or timezone.now()
+    if (now - job.created_at).total_seconds() < settings.JOB_QUEUE_PATIENCE_SECONDS:
+        return None
+    alive_since = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    running = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__gte=alive_since).exists()
+    if not running:
+        return {"worker_missing": True}
+    ahead = Job.objects.filter(status=JobStatus.QUEUED, created_at__lt=job.created_at).count() + 1
+    return {"worker_missing": False, "ahead": ahead}

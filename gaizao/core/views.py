@@ -23,7 +23,7 @@ from .errors import ErrorCode, ServiceError
 from .filters import AuditFilter
 from .jobs import jobs_fail_stale
 from .models import AuditEntry, Job, JobStatus
-from .selectors import home_summary
+from .selectors import home_summary, job_queue_note
 
 
 class SignInForm(forms.Form):
@@ -115,7 +115,7 @@ def job_detail(request, pk: int):
     jobs_fail_stale()
     job = get_object_or_404(restrict(Job.objects.select_related("region", "created_by"), request.user), pk=pk)
     template = "core/_job_progress.html" if request.htmx else "core/job_detail.html"
-    return render(request, template, {"job": job, "JobStatus": JobStatus})
+    return render(request, template, {"job": job, "JobStatus": JobStatus, "queue_note": job_queue_note(job)})
 
 
 def error_404(request, exception=None):

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from gaizao.accounts.scoping import Action, restrict, scope_for
 from gaizao.core.errors import ServiceError
 from gaizao.core.models import Job, JobStatus
+from gaizao.core.selectors import job_queue_note
 from gaizao.regions.models import Region, RegionLevel
 
 from .errorbook import error_workbook
@@ -114,7 +115,7 @@ def import_detail(request, pk: int):
         "job": job, "report": report, "JobStatus": JobStatus,
         "can_commit": bool(report and report.get("dry_run") and job.status == JobStatus.SUCCEEDED
                            and can_import(request.user) and any(report.get(k) for k in WRITE_COUNTS)),
-        "errors": (report or {}).get("errors", [])[:500],
+        "errors": (report or {}).get("errors", [])[:500], "queue_note": job_queue_note(job),
     }
     template = "census/_import_status.html" if request.htmx else "census/import_detail.html"
     return render(request, template, context)
