@@ -107,4 +107,9 @@ def page_form(estate_filter: EstateFilter, *, region_choices: list[tuple[str, st
     for name in CHECKBOX_FILTERS:
         field = form.fields[name]
         field.widget = forms.CheckboxSelectMultiple(choices=field.choices)
+    # a yes/no filter left open reads "All", not "Unknown" (which reads as "estates whose answer is unknown")
+    for field in form.fields.values():
+        if isinstance(field, forms.NullBooleanField):
+            field.widget = forms.Select(choices=[("", _("All")), ("true", _("Yes")), ("false", _("No"))])
+    form.fields["management_mode"].widget.choices = [("", _("All")), *ManagementMode.choices]
     return form

@@ -187,3 +187,18 @@ def test_the_api_still_takes_any_code_and_rejects_unknown_ones(estates, county):
     assert [e["name"] for e in community["results"]] == ["文三新村"]
     repeated = api.get("/api/v1/estates/?housing_type=public&housing_type=work_unit").json()
     assert {e["name"] for e in repeated["results"]} == {"学院小区", "北山宿舍"}
+
+
+def test_open_yes_no_and_management_filters_read_all(zhejiang):
+    from gaizao.accounts.scoping import Role
+
+    from ..conftest import make_user, page_client
+
+    user = make_user(Role.COUNTY_OFFICIAL, "yes-no-xihu", "330106")
+    html = page_client(user).get("/estates/?in_shantytown_plan=true").content.decode()
+    select = html[html.index('name="in_shantytown_plan"'):]
+    select = select[:select.index("</select>")]
+    assert "未知" not in select and "Unknown" not in select and "全部" in select
+    assert 'value="true" selected' in select
+    management = html[html.index('name="management_mode"'):]
+    assert "---------" not in management[:management.index("</select>")]
