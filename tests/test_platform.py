@@ -393,3 +393,14 @@ def test_a_job_whose_worker_died_is_shown_as_failed(api_client, zhejiang, settin
     assert api_client.get(f"/api/v1/jobs/{alive.pk}/").json()["status"] == "running"
     dead.refresh_from_db()
     assert dead.error and dead.finished_at is not None
+
+
+def test_starting_django_does_not_load_the_optimiser():
+    """Every process (web, worker, command) starts Django; the optimiser (highspy, numpy) is loaded only
+    by what plans, so a census import does not carry its memory (17 MB of peak RSS when it did)."""
+    code = ("import django, sys; django.setup(); "
+            "print(sorted(m for m in ('highspy', 'numpy', 'gaizao.plans.optimiser') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "DJANGO_SETTINGS_MODULE": "gaizao.settings"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"

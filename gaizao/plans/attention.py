@@ -3,12 +3,11 @@
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from gaizao.accounts.scoping import Scope
+from gaizao.accounts.scoping import Scope, restrict
 from gaizao.core.attention import ITEMS_PER_PROVIDER, AttentionItem
 
 from . import workflow
-from .models import PlanStatus
-from .selectors import plans_visible
+from .models import ActionPlan, PlanStatus
 
 # States a plan waits in for someone's step (a draft waits for its county to submit it).
 WAITING = (PlanStatus.DRAFT, PlanStatus.RETURNED, PlanStatus.SUBMITTED, PlanStatus.CITY_APPROVED)
@@ -18,7 +17,9 @@ def plans_awaiting_step(*, user, scope: Scope) -> list[AttentionItem]:
     """Plan versions on which the user may take a workflow step now (`workflow.steps_open_to`), oldest
     waiting first."""
     items = []
-    plans = plans_visible(user).filter(status__in=WAITING).order_by("updated_at", "pk")
+    # (not through plans.selectors: it loads the optimiser, and every process loads this module at start)
+    plans = restrict(ActionPlan.objects.select_related("county", "period"), user).filter(
+        status__in=WAITING).order_by("updated_at", "pk")
     for plan in plans[:200]:
         steps = workflow.steps_open_to(scope, plan.status, plan.county.code)
         if not steps:
