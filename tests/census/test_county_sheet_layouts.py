@@ -238,3 +238,29 @@ def test_a_county_under_another_city_is_not_taken():
     with pytest.raises(ServiceError) as exc:
         census_import(actor=None, data=county_sheet([estate_row(1, c2="宁波市西湖区")]), dry_run=False)
     assert [e["cell"] for e in exc.value.fields["errors"]] == ["C5"]
+
+
+def test_the_import_page_lists_every_street_sheet_and_the_skipped_rows(client, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    from gaizao.accounts.scoping import Role
+    from gaizao.core.jobs import execute_job
+    from gaizao.core.models import Job
+    from gaizao.estates.census.jobs import JOB_KIND
+
+    from ..conftest import make_user
+
+    client.force_login(make_user(Role.COUNTY_OFFICIAL, username="xihu-streets"))
+    for name, data in (("分街道.xlsx", street_workbook()), ("汇总.xlsx", county_sheet([estate_row(1)]))):
+        upload = io.BytesIO(data)
+        upload.name = name
+        with django_capture_on_commit_callbacks(execute=False):
+            assert client.post(reverse("census:upload"), {"file": upload, "mode": "dry_run"}).status_code == 302
+        job = Job.objects.filter(kind=JOB_KIND).latest("pk")
+        execute_job(job)
+        page = client.get(reverse("census:import", args=[job.pk])).content.decode()
+        if name == "分街道.xlsx":
+            assert "西溪街道" in page and "北山街道" in page
+        else:
+            # one estate in row 5: the totals row is row 7, the signature line row 8
+            assert "合计行（合计/小计）已跳过：第 7 行" in page and "已跳过：第 8 行" in page
