@@ -160,7 +160,7 @@ def test_same_as_above_in_the_first_row_is_an_error_not_a_value():
     assert all("same as above" in e["reason"] for e in errors)
 
 
-def street_workbook(*, hidden_copy: bool = False, duplicate: bool = False) -> bytes:
+def street_workbook(*, hidden_copy: bool = False, duplicate: bool = False, summary: list | None = None) -> bytes:
     """One sheet per street, as some counties keep their census, plus a notes sheet; optionally a hidden
     sheet holding a copy of the estates, or the same estate on two street sheets."""
     buffer = io.BytesIO()
@@ -178,6 +178,11 @@ def street_workbook(*, hidden_copy: bool = False, duplicate: bool = False) -> by
         for r, (name, community, year, households) in enumerate(estates, start=1):
             ws.write_row(r, 0, [name, "西湖区", street if not duplicate or name != "分表甲" or r == 1 else "西溪街道",
                                 community or ("石灰桥社区" if duplicate and name == "分表甲" else ""), year, households])
+    if summary is not None:
+        total = wb.add_worksheet("全区汇总")
+        total.write_row(0, 0, headers)
+        for r, row in enumerate(summary, start=1):
+            total.write_row(r, 0, row)
     if hidden_copy:
         copy = wb.add_worksheet("底稿")
         copy.write_row(0, 0, headers)
@@ -264,3 +269,30 @@ def test_the_import_page_lists_every_street_sheet_and_the_skipped_rows(client, d
         else:
             # one estate in row 5: the totals row is row 7, the signature line row 8
             assert "合计行（合计/小计）已跳过：第 7 行" in page and "已跳过：第 8 行" in page
+
+
+SUMMARY_ROWS = [["分表甲", "西湖区", "西溪街道", "石灰桥社区", 1990, 100], ["分表乙", "西湖区", "西溪街道", "", 1991, 110],
+                ["分表丙", "西湖区", "北山街道", "上保社区", 1992, 120]]
+
+
+def test_a_summary_sheet_repeating_the_street_sheets_is_left_out_with_a_warning():
+    report = census_import(actor=None, data=street_workbook(summary=SUMMARY_ROWS), filename="x.xlsx", dry_run=False)
+    assert (report["created"], report["error_count"], report["rows"]) == (3, 0, 3), report["errors"]
+    assert [s.get("skipped", False) for s in report["estate_sheets"]] == [False, False, True]
+    assert any("全区汇总" in w for w in report["warnings"])
+
+
+@translation.override("en")
+@pytest.mark.parametrize("change", ["a value", "an estate"])
+def test_a_summary_sheet_with_anything_of_its_own_is_read_and_its_repeats_are_duplicates(change):
+    summary = [list(row) for row in SUMMARY_ROWS]
+    if change == "a value":
+        summary[1][5] = 111  # households differ from the street sheet's
+    else:
+        summary.append(["只在汇总表", "西湖区", "北山街道", "上保社区", 1993, 130])
+    with pytest.raises(ServiceError) as exc:
+        census_import(actor=None, data=street_workbook(summary=summary), filename="x.xlsx", dry_run=False)
+    errors = exc.value.fields["errors"]
+    assert {e["sheet"] for e in errors} == {"全区汇总"} and len(errors) == 3
+    assert all("of sheet" in e["reason"] for e in errors)
+    assert not Estate.objects.exists()

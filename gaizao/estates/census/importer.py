@@ -567,10 +567,13 @@ def _census_import(*, actor, data: bytes, filename: str, dry_run: bool, valid_on
                     _("Sheet %(sheet)s (header in row %(row)d) lacks the required columns: %(columns)s")
                     % {"sheet": table.sheet, "row": table.header_row, "columns": "、".join(missing)},
                     fields={"missing_columns": missing, "sheet": table.sheet, "header_row": table.header_row})
-            read_before = report.rows
+            read_before, errors_before = report.rows, report.error_count
             rows.extend(_parse_rows(table, report, resolver, catalogue, scope, report_progress, table_index=index))
             report.estate_sheets.append({"sheet": table.sheet, "header_row": table.header_row,
-                                         "rows": report.rows - read_before})
+                                         "rows": report.rows - read_before,
+                                         "errors": report.error_count - errors_before})
+        if len(tables) > 1:
+            rows = _without_summary_sheets(rows, tables, report)
         report_progress(55, _("Checked %(n)d rows") % {"n": report.rows})
         if report.rows == 0 and not sheets.further:
             names = "、".join(t.sheet for t in tables)
@@ -765,6 +768,36 @@ def _fill_dittos(column: list) -> list[int]:
 # A totals row (合计, 小计, 全区合计 …) under the estates: not an estate, skipped with a warning.
 TOTALS_LABEL = re.compile(r"^(?:全省|全市|全区|全县|全镇|全街道|本页|本表|总)?(?:合计|总计|小计)[:：]?$")
 SKIPPED_LINES_SHOWN = 20
+
+
+# A sheet named like a summary of the others (汇总, 总表 …) beside street sheets.
+SUMMARY_SHEET_NAME = re.compile(r"汇总|总表|合计|总计|全区|全县|全市")
+
+
+def _without_summary_sheets(rows: list[Row], tables: list[Table], report: Report) -> list[Row]:
+    """The rows without those of a summary sheet (汇总) that only repeats the other estate sheets: each
+    of its rows is on another sheet with the same values, and it has no problem of its own. A summary
+    with an estate or a value of its own, or with problems, is kept, and its repeats are reported as
+    duplicates."""
+    summaries = {i for i, table in enumerate(tables) if SUMMARY_SHEET_NAME.search(table.sheet)
+                 and not report.estate_sheets[i]["errors"]}
+    if not summaries or len(summaries) == len(tables):
+        return rows
+    def same(row: Row) -> tuple:
+        return row.region.pk, row.name_key, row.code, row.values, row.deficiencies
+
+    elsewhere = {same(row) for row in rows if row.table not in summaries}
+    dropped = set()
+    for i in summaries:
+        own = {same(row) for row in rows if row.table == i}
+        if own and own <= elsewhere:
+            dropped.add(i)
+            report.rows -= report.estate_sheets[i]["rows"]
+            report.estate_sheets[i]["skipped"] = True
+            report.warnings.append(
+                _("Sheet %(sheet)s was not imported: each of its %(n)d estates is also on another sheet (a summary "
+                  "of them).") % {"sheet": tables[i].sheet, "n": report.estate_sheets[i]["rows"]})
+    return [row for row in rows if row.table not in dropped] if dropped else rows
 
 
 def _is_totals_label(cell) -> bool:
