@@ -17,7 +17,8 @@ def plans_awaiting_step(*, user, scope: Scope) -> list[AttentionItem]:
     """Plan versions on which the user may take a workflow step now (`workflow.steps_open_to`), oldest
     waiting first."""
     items = []
-    # (not through plans.selectors: it loads the optimiser, and every process loads this module at start)
+    # plans.selectors.plans_visible without importing it: plans.selectors, services and targets load the
+    # optimiser (numpy, HiGHS), and every process loads this module at start
     plans = restrict(ActionPlan.objects.select_related("county", "period"), user).filter(
         status__in=WAITING).order_by("updated_at", "pk")
     for plan in plans[:200]:

@@ -15,6 +15,8 @@ class RegionLevel(models.TextChoices):
 
 
 LEVEL_DEPTH = {level: depth for depth, level in enumerate(RegionLevel.values)}
+# GB/T 2260 code length of each level, by depth: province 2, city 4, county 6, street 9, community 12
+CODE_LENGTHS = (2, 4, 6, 9, 12)
 
 
 class RegionQuerySet(ScopedQuerySet):
@@ -58,5 +60,5 @@ class Region(models.Model):
 
     def ancestors(self) -> list["Region"]:
         """Ancestors from the top, found by code prefixes in one query."""
-        prefixes = [self.code[:n] for n in (2, 4, 6, 9) if n < len(self.code)]
+        prefixes = [self.code[:n] for n in CODE_LENGTHS if n < len(self.code)]
         return list(Region.objects.filter(code__in=prefixes).order_by("code"))

@@ -6,10 +6,9 @@ from django.db.models import Q
 
 from gaizao.accounts.scoping import Action, restrict, scope_for
 
-from .models import LEVEL_DEPTH, Region, RegionLevel
+from .models import CODE_LENGTHS, LEVEL_DEPTH, Region, RegionLevel
 
-# GB/T 2260 code lengths: province 2, city 4, county 6, street 9, community 12 (as `Region.ancestors` reads them).
-DEPTH_BY_CODE_LENGTH = {2: 0, 4: 1, 6: 2, 9: 3, 12: 4}
+DEPTH_BY_CODE_LENGTH = {length: depth for depth, length in enumerate(CODE_LENGTHS)}
 LEVELS_SHOWN = 3  # the user's own level and the two below it
 INDENT = "\u00a0" * 4  # non-breaking spaces: a <select> keeps them
 CODE_MAX_LENGTH = Region._meta.get_field("code").max_length

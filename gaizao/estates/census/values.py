@@ -107,7 +107,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 # Approximate counts as surveys write them (约300户, 300余户, 300多户, 300户左右): the number written is kept.
 _APPROX_PREFIXES = ("大约", "约", "近")
-_APPROX_SUFFIXES = ("左右", "余", "多")
+_APPROX_SUFFIXES_WORDS = ("左右",)  # after the unit too: 300户左右
+_APPROX_SUFFIXES_AFTER_NUMBER = ("余", "多")  # before the unit: 300余户, so after the unit is taken off
 
 
 def _without_approximation(text: str) -> str:
@@ -115,8 +116,9 @@ def _without_approximation(text: str) -> str:
         if text.startswith(prefix) and len(text) > len(prefix):
             text = text[len(prefix):]
             break
-    if text.endswith("左右") and len(text) > 2:
-        text = text[:-2]
+    for suffix in _APPROX_SUFFIXES_WORDS:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
     return text
 
 
@@ -126,7 +128,7 @@ def _number_text(value) -> str:
         if text.endswith(unit) and len(text) > len(unit):
             text = text[: -len(unit)]
             break
-    if text[-1:] in ("余", "多") and len(text) > 1 and text[-2].isdigit():
+    if text[-1:] in _APPROX_SUFFIXES_AFTER_NUMBER and len(text) > 1 and text[-2].isdigit():
         text = text[:-1]
     for sep in (",", "，", "'", "_"):
         if sep in text:
