@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gaizao.accounts.scoping import Action, Role, scope_for
+from gaizao.core import text_files
 from gaizao.core.audit import record_change, record_changes_bulk, snapshot
 from gaizao.core.errors import ErrorCode, NotFoundError, PermissionDeniedError, ServiceError
 from gaizao.core.models import AuditAction
@@ -389,12 +390,14 @@ def budgets_set(*, actor, county: Region, amounts: dict, cause: str = "") -> Non
 
 
 def budget_file_text(data: bytes) -> str:
-    """A budget file's bytes as text: UTF-8, a leading byte-order mark dropped; bytes that are not UTF-8
-    are a `budget_file_invalid` error (the upload pages, the import and the `plan-optimize` command)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file must be UTF-8 text (CSV).")) from None
+    """A budget file's bytes as text: UTF-8 (a leading byte-order mark dropped) or GBK/GB18030, as Chinese
+    Excel saves a CSV; other bytes are a `budget_file_invalid` error (the upload pages, the import and the
+    `plan-optimize` command)."""
+    decoded = text_files.decode_text(data)
+    if decoded is None:
+        raise ServiceError(ErrorCode.BUDGET_FILE_INVALID,
+                           _("The budget file must be CSV text in UTF-8 or GBK (GB18030)."))
+    return decoded[0]
 
 
 def _budget_errors_in_words(errors: list[dict]) -> list[str]:

@@ -13,7 +13,7 @@ from gaizao.core.jobs import execute_job, job_start
 from gaizao.core.models import AuditEntry, JobStatus
 from gaizao.estates.models import EstateStatus, RenovationProject
 from gaizao.plans import optimiser, selectors, services
-from gaizao.plans.models import OptimisationRun, PlanEvent, TargetMeasure
+from gaizao.plans.models import OptimisationRun, PlanBudget, PlanEvent, TargetMeasure
 from gaizao.regions.models import Region
 
 from .conftest import pool_estate
@@ -136,7 +136,7 @@ def test_cli_budget_file_is_always_read_as_a_file_and_named_when_it_cannot_be(xi
     assert refused(str(tmp_path)) == f"{tmp_path}: is a directory, not a CSV file"
     latin = tmp_path / "latin.csv"
     latin.write_bytes("county,year,budget_wan\n330106,2020,5\n# café\n".encode("latin-1"))
-    assert refused(str(latin)) == f"{latin}: not UTF-8 text"
+    assert refused(str(latin)) == f"{latin}: neither UTF-8 nor GBK text"
     bad = tmp_path / "bad,file.csv"
     bad.write_text("county,year,budget_wan\n330106,2020,-5\n", encoding="utf-8")
     assert refused(str(bad)).startswith(f"{bad}: row 2, budget_wan")
@@ -250,16 +250,23 @@ def test_budget_import_is_all_or_nothing(people, xihu, period):
 
 
 @pytest.mark.django_db
-def test_budget_bytes_are_utf8_with_or_without_a_bom_and_nothing_else(people, xihu, period):
+def test_budget_bytes_are_utf8_with_or_without_a_bom_or_gbk_and_nothing_else(people, xihu, period):
     text = "county,year,budget_wan\n330106,2020,100\n"
     assert services.budget_file_text(text.encode("utf-8")) == text
     assert services.budget_file_text(b"\xef\xbb\xbf" + text.encode("utf-8")) == text
-    chinese = "县,年,预算\n330106,2020,100\n".encode("gb18030")  # GB18030 is not read as such: refused
+    # what Chinese Excel saves as "CSV": GBK, here with a note column in Chinese
+    chinese = "county,year,budget_wan,备注\n330106,2020,100,区财政安排\n".encode("gbk")
+    assert services.budget_file_text(chinese).endswith("区财政安排\n")
+    result = services.budgets_import(actor=people["county"], source=chinese, period=period)
+    assert result == {"rows": 1, "created": 1, "updated": 0, "unchanged": 0}
+    assert PlanBudget.objects.get(county__code="330106", year=2020).budget_wan == 100
+    latin = "county,year,budget_wan\n330106,2020,100\n# café\n".encode("latin-1")  # é then a newline: not GBK
+    for bad in (latin, b"\xff\xfe\x00\xd8" + b"\x00" * 8):
+        with pytest.raises(services.ServiceError) as err:
+            services.budget_file_text(bad)
+        assert err.value.code == "budget_file_invalid" and "GBK" in err.value.message
     with pytest.raises(services.ServiceError) as err:
-        services.budget_file_text(chinese)
-    assert err.value.code == "budget_file_invalid" and "UTF-8" in err.value.message
-    with pytest.raises(services.ServiceError) as err:
-        services.budgets_import(actor=people["county"], source=chinese, period=period)
+        services.budgets_import(actor=people["county"], source=latin, period=period)
     assert err.value.code == "budget_file_invalid" and "UTF-8" in err.value.message
     result = services.budgets_import(actor=people["county"], source=b"\xef\xbb\xbf" + text.encode("utf-8"),
                                      period=period)

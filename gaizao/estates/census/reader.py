@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from gaizao.core import text_files
 from gaizao.core.errors import ErrorCode, ServiceError
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -348,22 +349,11 @@ def _short(exc: Exception) -> str:
 
 def decode_text(data: bytes) -> tuple[str, str]:
     """Text of a CSV: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (which covers GBK)."""
-    if data.startswith(codecs.BOM_UTF8):
-        candidates = ("utf-8-sig",)
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ("utf-16",)
-    else:
-        candidates = ("utf-8", "gb18030")
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" in text:
-            break
-        return text, encoding
-    raise CensusFileError(_("The text file is in an unknown encoding: save it as UTF-8 or GBK (GB18030)."),
-                          fields={"reason": "encoding"})
+    decoded = text_files.decode_text(data)
+    if decoded is None:
+        raise CensusFileError(_("The text file is in an unknown encoding: save it as UTF-8 or GBK (GB18030)."),
+                              fields={"reason": "encoding"})
+    return decoded
 
 
 def _csv_rows(text: str) -> Iterator[list]:

@@ -98,7 +98,7 @@ def _read_budget_file(name: str, period: tuple[int, int]) -> dict:
     try:
         text = services.budget_file_text(data)
     except ServiceError:  # the command names the file in its own words
-        raise CommandError(f"{name}: not UTF-8 text") from None
+        raise CommandError(f"{name}: neither UTF-8 nor GBK text") from None
     try:
         return optimiser.parse_budget_csv(io.StringIO(text), period=period)
     except optimiser.BudgetFileError as exc:
