@@ -2019,7 +2019,8 @@ def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[t
 
 
 class BudgetFileError(ValueError):
-    """A budget file with errors; ``errors`` lists {row, column, code, message} (row 1 is the header)."""
+    """A budget file with errors; ``errors`` lists {row, column, code, message, params} (row 1 is the
+    header; ``message`` in English for the command line, ``params`` for words in other languages)."""
 
     def __init__(self, errors: list[dict]):
         self.errors = errors
@@ -2052,17 +2053,18 @@ def parse_budget_csv(source: str | Path | io.TextIOBase, *, period: tuple[int, i
     try:
         header = next(reader)
     except StopIteration:
-        raise BudgetFileError([{"row": 1, "column": None, "code": "empty", "message": "the file is empty"}]) from None
+        raise BudgetFileError([{"row": 1, "column": None, "code": "empty", "message": "the file is empty",
+                                "params": {}}]) from None
     names = [h.strip().lower() for h in header]
     missing = [c for c in BUDGET_COLUMNS if c not in names]
     if missing:
         raise BudgetFileError([{"row": 1, "column": c, "code": "missing_column",
-                                "message": f"the column {c} is missing (expected {','.join(BUDGET_COLUMNS)})"}
-                               for c in missing])
+                                "message": f"the column {c} is missing (expected {','.join(BUDGET_COLUMNS)})",
+                                "params": {"expected": ",".join(BUDGET_COLUMNS)}} for c in missing])
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise BudgetFileError([{"row": 1, "column": d, "code": "duplicate_column",
-                                "message": f"the column {d} appears twice"} for d in dup])
+                                "message": f"the column {d} appears twice", "params": {}} for d in dup])
     pos = {c: names.index(c) for c in BUDGET_COLUMNS}
     out: dict[tuple[str, int], Decimal] = {}
     first_row: dict[tuple[str, int], int] = {}
@@ -2070,8 +2072,8 @@ def parse_budget_csv(source: str | Path | io.TextIOBase, *, period: tuple[int, i
         if not any(cell.strip() for cell in row):
             continue
 
-        def err(column, code, message, rownum=rownum):
-            errors.append({"row": rownum, "column": column, "code": code, "message": message})
+        def err(column, code, message, rownum=rownum, **params):
+            errors.append({"row": rownum, "column": column, "code": code, "message": message, "params": params})
 
         if len(row) < len(names):
             row = row + [""] * (len(names) - len(row))
@@ -2080,42 +2082,45 @@ def parse_budget_csv(source: str | Path | io.TextIOBase, *, period: tuple[int, i
         amount_s = row[pos["budget_wan"]].strip()
         ok = True
         if not (county.isdigit() and len(county) == 6):
-            err("county", "bad_county", f"{county!r} is not a 6-digit county code")
+            err("county", "bad_county", f"{county!r} is not a 6-digit county code", value=county)
             ok = False
         elif known is not None and county not in known:
-            err("county", "unknown_county", f"{county} is not a county of this instance")
+            err("county", "unknown_county", f"{county} is not a county of this instance", value=county)
             ok = False
         try:
             year = int(year_s)
             if not 1900 <= year <= 2200:
                 raise ValueError
             if period is not None and not period[0] <= year <= period[1]:
-                err("year", "year_outside_period", f"{year} lies outside the period {period[0]}-{period[1]}")
+                err("year", "year_outside_period", f"{year} lies outside the period {period[0]}-{period[1]}", value=year,
+                    start=period[0], end=period[1])
                 ok = False
         except ValueError:
-            err("year", "bad_year", f"{year_s!r} is not a year")
+            err("year", "bad_year", f"{year_s!r} is not a year", value=year_s)
             ok = False
         try:
             amount = Decimal(amount_s.replace("_", ""))
             if not amount.is_finite():
                 raise InvalidOperation
             if amount < 0:
-                err("budget_wan", "negative_amount", f"{amount_s} is negative")
+                err("budget_wan", "negative_amount", f"{amount_s} is negative", value=amount_s)
                 ok = False
             elif amount > MAX_BUDGET_WAN:
-                err("budget_wan", "too_large", f"{amount_s} is more than {MAX_BUDGET_WAN} 万元")
+                err("budget_wan", "too_large", f"{amount_s} is more than {MAX_BUDGET_WAN} 万元", value=amount_s,
+                    most=str(MAX_BUDGET_WAN))
                 ok = False
             elif amount != amount.quantize(YUAN, rounding=ROUND_HALF_UP):
-                err("budget_wan", "too_precise", f"{amount_s} has more than 4 decimals (万元 to the yuan)")
+                err("budget_wan", "too_precise", f"{amount_s} has more than 4 decimals (万元 to the yuan)", value=amount_s)
                 ok = False
         except InvalidOperation:
-            err("budget_wan", "bad_amount", f"{amount_s!r} is not an amount in 万元")
+            err("budget_wan", "bad_amount", f"{amount_s!r} is not an amount in 万元", value=amount_s)
             ok = False
         if not ok:
             continue
         key = (county, year)
         if key in out:
-            err("county", "duplicate", f"{county} {year} already given on row {first_row[key]}")
+            err("county", "duplicate", f"{county} {year} already given on row {first_row[key]}", value=county, year=year,
+                first=first_row[key])
             continue
         out[key] = amount.quantize(YUAN)
         first_row[key] = rownum

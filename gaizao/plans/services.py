@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gaizao.accounts.scoping import Action, Role, scope_for
 from gaizao.core import text_files
@@ -400,9 +401,34 @@ def budget_file_text(data: bytes) -> str:
     return decoded[0]
 
 
+# A budget file's problems in the user's language, by the stable code the parser gives each one.
+BUDGET_PROBLEMS = {
+    "empty": gettext_lazy("the file is empty"),
+    "missing_column": gettext_lazy("the column is missing (the header must read %(expected)s)"),
+    "duplicate_column": gettext_lazy("the column appears twice"),
+    "bad_county": gettext_lazy("“%(value)s” is not a 6-digit county code (e.g. 330106)"),
+    "unknown_county": gettext_lazy("%(value)s is not a county code in the region tree"),
+    "bad_year": gettext_lazy("“%(value)s” is not a year"),
+    "year_outside_period": gettext_lazy("%(value)s lies outside the period %(start)s-%(end)s"),
+    "negative_amount": gettext_lazy("%(value)s is negative"),
+    "too_large": gettext_lazy("%(value)s is more than %(most)s (万元)"),
+    "too_precise": gettext_lazy("%(value)s has more than 4 decimals (万元 to the yuan)"),
+    "bad_amount": gettext_lazy("“%(value)s” is not an amount in 万元"),
+    "duplicate": gettext_lazy("%(value)s %(year)s is already given on row %(first)s"),
+}
+
+
 def _budget_errors_in_words(errors: list[dict]) -> list[str]:
-    return [_("Row %(row)s, column %(column)s: %(message)s") % {
-        "row": e.get("row"), "column": e.get("column") or "-", "message": e.get("message")} for e in errors]
+    lines = []
+    for e in errors:
+        template = BUDGET_PROBLEMS.get(e.get("code"))
+        try:
+            message = str(template) % e.get("params", {}) if template is not None else e.get("message")
+        except (KeyError, TypeError):  # a parser newer than these words: its own message
+            message = e.get("message")
+        lines.append(_("Row %(row)s, column %(column)s: %(message)s") % {
+            "row": e.get("row"), "column": e.get("column") or "-", "message": message})
+    return lines
 
 
 @transaction.atomic

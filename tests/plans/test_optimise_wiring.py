@@ -5,6 +5,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -293,3 +294,29 @@ def test_budget_form_saves_all_years_or_none_and_refuses_what_the_column_cannot_
                       f"budget_{second}": "80"})
     assert sorted(PlanBudget.objects.values_list("year", "budget_wan")) == [
         (first, Decimal("9999999999.9999")), (second, Decimal("80"))]
+
+
+@pytest.mark.django_db
+def test_budget_file_problems_read_in_the_users_language_on_the_page(people, xihu, period):
+    """A GBK file with a bad amount, a year outside the period and a repeated row, uploaded on the budgets
+    page: each problem is named in Chinese (the default language), with its row and column, and nothing
+    is saved."""
+    first = period.years[0]
+    data = (f"county,year,budget_wan\n330106,{first},abc\n330106,1990,5\n330106,{first + 1},5\n"
+            f"330106,{first + 1},6\n").encode("gbk")
+    client = Client()
+    client.force_login(people["county"])
+    url = reverse("plans:budgets")
+    upload = SimpleUploadedFile("预算.csv", data, content_type="text/csv")
+    response = client.post(url, {"region": "330106", "budget_file": upload}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert "第 2 行，第 budget_wan 列：“abc”不是以万元计的金额" in shown
+    assert f"第 3 行，第 year 列：1990 不在 {period.start_year}—{period.end_year} 期间内" in shown
+    assert f"第 5 行，第 county 列：330106 {first + 1} 年已在第 4 行给出" in shown
+    assert not PlanBudget.objects.exists()
+    # in English when the user switched
+    client.cookies["django_language"] = "en"
+    upload = SimpleUploadedFile("budget.csv", b"county,year,budget_wan\n33010,2020,5\n", content_type="text/csv")
+    response = client.post(url, {"region": "330106", "budget_file": upload}, follow=True)
+    assert ("Row 2, column county: “33010” is not a 6-digit county code (e.g. 330106)"
+            in [str(m) for m in response.context["messages"]])
