@@ -178,3 +178,13 @@ def test_rules_page_names_the_region_whose_rules_are_in_force(people):
     page = client_for(people["county"])
     html = page.get(reverse("plans:rules"), {"region": "330106"}).content.decode()
     assert "沿用浙江省的规则" in html and "沿用33的规则" not in html
+
+
+@pytest.mark.django_db
+def test_target_checks_read_as_a_sentence_in_chinese_and_english(people, draft_plan):
+    """The share of the task reads 任务量的 30% (not "30% 任务量", pieced together in English order)."""
+    page = client_for(people["county"])
+    html = page.get(reverse("plans:detail", args=[draft_plan.pk])).content.decode()
+    assert "任务量的 30%" in html and "30% 任务量" not in html
+    page.cookies["django_language"] = "en"
+    assert "30% of the task" in page.get(reverse("plans:detail", args=[draft_plan.pk])).content.decode()
