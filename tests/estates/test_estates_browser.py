@@ -42,3 +42,26 @@ def test_county_official_ranks_admits_and_maps(live_server, page, zhejiang):
     assert page.locator("#estate-map canvas").count() >= 1
     # zoomed to the county's estates, not left on the whole province (zoom about 7)
     assert float(page.locator("#estate-map").get_attribute("data-zoom")) >= 11
+
+
+def test_enter_in_the_project_name_never_admits(live_server, page, zhejiang):
+    """Enter in 片区项目名称 used to submit the bulk form through its first button, 纳入项目库."""
+    demo_users_ensure()
+    a = make_estate("330106004053", name="甲小区")
+    b = make_estate("330106004053", name="乙小区")
+    sign_in_through_the_page(page, live_server.url, "xihu", DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/estates/?region=330106004&status=surveyed")
+    for estate in (a, b):
+        page.check(f"#bulk-form input[name=estates][value='{estate.pk}']")
+    page.fill("#bulk-form input[name=name]", "甲乙片区")
+    page.press("#bulk-form input[name=name]", "Enter")
+    page.wait_for_timeout(1000)  # a submission would have navigated by now
+    assert page.url.endswith("/estates/?region=330106004&status=surveyed")
+    assert set(Estate.objects.filter(pk__in=[a.pk, b.pk]).values_list("status", flat=True)) == {"surveyed"}
+    page.press("#bulk-form input[name=year]", "Enter")  # nor does Enter in the year
+    page.wait_for_timeout(500)
+    assert set(Estate.objects.filter(pk__in=[a.pk, b.pk]).values_list("status", flat=True)) == {"surveyed"}
+    page.click("[data-testid=bulk-merge]")  # the buttons still do what they say
+    page.wait_for_url("**/estates/projects/*/")
+    assert Estate.objects.get(pk=a.pk).project.name == "甲乙片区"
+    assert Estate.objects.get(pk=a.pk).status == "surveyed"
