@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -170,6 +171,46 @@ def test_history_page_shows_changes(client, zhejiang, tmp_path):
     client.force_login(admin)
     page = client.get(reverse("audit:history", args=["regions.region", region.pk])).content.decode()
     assert "西湖区（测试）" in page and "hist-admin" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("object_type, object_id", [
+    ("estates.estate", "abc"),  # QA: ValueError "Field 'id' expected a number", a 500
+    ("estates.estate", "1.5"),
+    ("estates.estate", "-1"),
+    ("estates.estate", "１２"),  # full-width digits
+    ("estates.estate", "²"),
+    ("estates.estate", "9223372036854775808"),  # one past the largest 64-bit id
+    ("estates.estate", "9" * 40),
+    ("regions.region", "\x00"),
+    ("regions.region", "1\x00"),
+    ("nope.nothing", "1"),  # an unknown model label
+    ("estates", "1"),
+    ("estates.estate.x", "1"),
+    ("accounts.user", "1"),  # a model that is not region-scoped
+    ("\x00", "1"),
+])
+def test_history_page_for_a_malformed_object_is_404_never_500(client, zhejiang, object_type, object_id):
+    client.force_login(make_user(Role.PROVINCE_ADMIN, username="hist-404"))
+    url = reverse("audit:history", args=["x.y", "1"]).replace("x.y", quote(object_type)).replace(
+        "/1/", f"/{quote(object_id)}/")
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [
+    {"object_type": "\x00"}, {"object_id": "\x00"}, {"actor": "a\x00"}, {"request_id": "\x00"},
+    {"region": "33\x00"}, {"action": "\x00"}, {"since": "\x00"}, {"page": "9" * 40},
+])
+def test_audit_list_with_junk_filters_never_answers_500(client, api_client, zhejiang, query):
+    admin = make_user(Role.PROVINCE_ADMIN, username="audit-junk")
+    client.force_login(admin)
+    assert client.get(reverse("audit:list"), query).status_code in (200, 400)
+    api_client.force_authenticate(admin)
+    response = api_client.get("/api/v1/audit/", query)
+    assert response.status_code in (200, 400, 404), response.status_code
+    if response.status_code != 200:
+        assert set(response.json()) == {"code", "message", "fields"}
 
 
 # --- API ---------------------------------------------------------------------

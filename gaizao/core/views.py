@@ -4,8 +4,9 @@ from django import forms
 from django.apps import apps
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import OperationalError
+from django.db import OperationalError, models
 from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -23,6 +24,7 @@ from .errors import ErrorCode, ServiceError
 from .filters import AuditFilter
 from .jobs import jobs_fail_stale
 from .models import AuditEntry, Job, JobStatus
+from .params import whole_number
 from .selectors import home_summary, job_queue_note
 
 
@@ -92,11 +94,26 @@ def _scoped_model(label: str):
     return model
 
 
+def _object_pk(model, object_id: str):
+    """The object id as the model's primary key takes it; an id it cannot take names no object."""
+    pk_field = model._meta.pk
+    if isinstance(pk_field, models.IntegerField):  # AutoField and BigAutoField too: at most 64 bits
+        pk = whole_number(object_id)
+    else:
+        try:
+            pk = None if "\x00" in object_id else pk_field.to_python(object_id)
+        except ValidationError:
+            pk = None
+    if pk is None:
+        raise Http404
+    return pk
+
+
 @login_required
 def object_history(request, object_type: str, object_id: str):
     """Every recorded change of one object the user can see."""
     model = _scoped_model(object_type)
-    obj = get_object_or_404(restrict(model.objects.all(), request.user), pk=object_id)
+    obj = get_object_or_404(restrict(model.objects.all(), request.user), pk=_object_pk(model, object_id))
     page = Paginator(history_of(obj), 50).get_page(request.GET.get("page"))
     return render(request, "core/object_history.html", {"object": obj, "page": page,
                                                         "object_type": object_type})
