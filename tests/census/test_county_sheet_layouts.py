@@ -296,3 +296,79 @@ def test_a_summary_sheet_with_anything_of_its_own_is_read_and_its_repeats_are_du
     assert {e["sheet"] for e in errors} == {"全区汇总"} and len(errors) == 3
     assert all("of sheet" in e["reason"] for e in errors)
     assert not Estate.objects.exists()
+
+
+# A sheet on the template's columns with a title row, three estates and, under the table, signature lines
+# written in whichever column the office put them (小区编码 is column A, the first column the import reads).
+SIGNATURE_ROWS = [["填表人：张三"], ["审核人：李四"]]
+
+
+def signed_template_sheet(signatures: list[list], *, kind: str = "xlsx") -> bytes:
+    from .sheets import csv_bytes, good_row, xlsx_bytes
+
+    estates = [good_row(i) for i in range(1, 4)]
+    if kind == "csv":
+        from .sheets import HEADERS as TEMPLATE_HEADERS
+
+        rows = [*estates, *({h: v for h, v in zip(TEMPLATE_HEADERS, cells, strict=False)} for cells in signatures)]
+        return csv_bytes(rows, preamble=["西湖区老旧小区调查摸底表"])
+    return xlsx_bytes([*estates, *signatures], title="西湖区老旧小区调查摸底表")
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_signature_rows_in_a_census_column_under_the_table_are_skipped_and_the_file_imports(kind):
+    """填表人 and 审核人 written in 小区编码 (column A): not errors, not counted as estates, named in a warning."""
+    data = signed_template_sheet(SIGNATURE_ROWS, kind=kind)
+    with translation.override("zh-hans"):
+        report = census_import(actor=None, data=data, filename=f"西湖区.{kind}", dry_run=False)
+    assert (report["rows"], report["created"], report["error_count"]) == (3, 3, 0), report["errors"]
+    assert report["header_row"] == 2  # the title row above it
+    # estates in rows 3-5, the signatures in rows 6 and 7
+    assert any("已跳过：第 6、7 行" in w for w in report["warnings"]), report["warnings"]
+    assert Estate.objects.filter(name__startswith="测试小区").count() == 3
+
+
+def _cells_at(**by_header) -> list:
+    from .sheets import HEADERS as TEMPLATE_HEADERS
+
+    return [by_header.get(h, "") for h in TEMPLATE_HEADERS]
+
+
+@pytest.mark.parametrize("signature", [
+    ["填表人：张三"], ["填报人: 张三"], ["审核：李四"], ["负责人：王五"], ["制表人：赵六"], ["联系人：钱七"],
+    ["联系电话：0571-88888888"], ["填表日期：2026年3月1日"], ["日期：2026-03-01"], ["备注：以上数据截至2025年底"],
+    ["说明：面积为建筑面积"], ["注：带*为必填项"], ["注1：户数以房产登记为准"], ["  填表人 张三  "], ["填表人张三"],
+    _cells_at(**{"地址": "填表人：张三", "户数": "审核人：李四"}),
+    _cells_at(**{"户数": "联系电话：", "建筑面积（㎡）": 88888888}),
+    _cells_at(**{"主要问题": "备注：本表一式两份"}),
+    _cells_at(**{"经度": "填表人：张三", "纬度": "日期：2026.3"}),
+], ids=lambda cells: "|".join(str(c) for c in cells if c != ""))
+def test_a_signature_or_notes_line_is_skipped_in_whichever_column_it_sits(signature):
+    report = census_import(actor=None, data=signed_template_sheet([signature]), filename="x.xlsx", dry_run=True)
+    assert (report["rows"], report["created"], report["error_count"]) == (3, 3, 0), report["errors"]
+    assert any("6" in w for w in report["warnings"]), report["warnings"]
+
+
+@translation.override("en")
+@pytest.mark.parametrize("row, cells", [
+    # a real estate name, even one starting like a note
+    (_cells_at(**{"小区名称": "备注小区"}), {"C6", "D6", "G6"}),
+    # a county, street or year written: an estate row missing its name
+    (_cells_at(**{"小区编码": "填表人：张三", "县（市、区）": "西湖区"}), {"A6", "B6", "D6", "G6"}),
+    (_cells_at(**{"小区编码": "备注：老小区", "建成年份": 1990}), {"A6", "B6", "C6", "D6"}),
+    # values without a label, or a label beside a second value: not a signature line
+    (_cells_at(**{"小区编码": "XH-001", "户数": 300}), {"B6", "C6", "D6", "G6"}),
+    (_cells_at(**{"小区编码": "填表人：张三", "户数": 300}), {"A6", "B6", "C6", "D6", "G6"}),
+    # more than two cells filled
+    (_cells_at(**{"小区编码": "填表人：张三", "地址": "审核人：李四", "户数": "联系电话：88888888"}),
+     {"A6", "B6", "C6", "D6", "G6", "I6"}),
+    # a word that merely starts with 注
+    (_cells_at(**{"地址": "注册地址"}), {"B6", "C6", "D6", "G6"}),
+])
+def test_a_row_with_a_name_or_real_values_is_never_skipped_as_a_signature(row, cells):
+    with pytest.raises(ServiceError) as exc:
+        census_import(actor=None, data=signed_template_sheet([row]), filename="x.xlsx", dry_run=False)
+    errors = exc.value.fields["errors"]
+    assert {e["cell"] for e in errors} == cells, errors
+    assert exc.value.fields["rows"] == 4
+    assert not any("6" in w for w in exc.value.fields["warnings"])

@@ -804,13 +804,51 @@ def _is_totals_label(cell) -> bool:
     return type(cell) is str and "计" in cell and TOTALS_LABEL.match(v.choice_key(cell)) is not None
 
 
+# The labels a signature or notes line under the table starts with (填表人：张三, 审核人：李四,
+# 联系电话：…, 注：…), matched on the cell in half-width forms. Two characters or more may run straight
+# into their value (填表人张三); 注 needs a colon or a number after it (注1：…), so that no word merely
+# starting with 注 is taken for a note.
+SIGNATURE_LABELS = ("填表人", "填报人", "填表", "填报单位", "审核人", "审核", "复核人", "审批人", "负责人", "单位负责人",
+                    "制表人", "制表", "统计人", "经办人", "分管领导", "联系人", "联系电话", "联系方式", "电话", "填表日期",
+                    "填报日期", "制表日期", "审核日期", "日期", "备注", "说明", "盖章", "(盖章)")
+SIGNATURE_LABEL = re.compile("^(?:" + "|".join(map(re.escape, sorted(SIGNATURE_LABELS, key=len, reverse=True)))
+                             + r"|注\s*\d*\s*[:.、])")
+_BARE_LABEL = re.compile(r"\s*:?\s*")  # what follows a label whose value is in the next cell (联系电话： | 88888888)
+
+
+def _is_signature_row(cells: list, key_columns: list[int]) -> bool:
+    """A signature or notes line under the table: one or two cells, the first (or each) starting with a
+    label such as 填表人 or 备注, while the county, street and year cells are empty (the caller has seen
+    that the name is). Called only for rows without a name, so an ordinary row costs nothing; a row with a
+    name, a county, a street, a year or more than two cells is never one."""
+    blank = v.is_blank
+    if any(c < len(cells) and not blank(cells[c]) for c in key_columns):
+        return False
+    filled = [c for c in cells if not blank(c)]
+    if not filled or len(filled) > 2 or type(filled[0]) is not str:
+        return False
+    first = v.to_halfwidth(filled[0].strip(v.EDGE_SPACES))
+    label = SIGNATURE_LABEL.match(first)
+    if label is None:
+        return False
+    if len(filled) == 1:
+        return True
+    second = filled[1]
+    if type(second) is str and SIGNATURE_LABEL.match(v.to_halfwidth(second.strip(v.EDGE_SPACES))):
+        return True
+    return _BARE_LABEL.fullmatch(first, label.end()) is not None
+
+
 def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tuple[list[int], list[list]]:
     """(Excel row numbers, cells) of the rows to import. Skipped: blank rows, the template's example rows,
-    totals rows, and rows with nothing in the columns the import reads (notes and signatures under the
-    table, such as 填表人：… 联系电话：…, written in a 序号 or 备注 column); the last two with a warning."""
+    totals rows, and notes and signatures under the table (填表人：… 联系电话：…): rows with nothing in the
+    columns the import reads (written in a 序号 or 备注 column), or one or two labelled cells in any column
+    with no name, county, street or year (`_is_signature_row`); the last two with a warning."""
     blank, edges = v.is_blank, v.EDGE_SPACES
     name_col, code_col = table.fields.get("name"), table.fields.get("code")
     read_columns = sorted(table.fields.values())
+    # a signature line leaves these empty (the name is checked before `_is_signature_row` is called)
+    key_columns = [table.fields[f] for f in ("county", "street", "built_year") if f in table.fields]
     # a totals row names itself in one of its first cells (序号, the name, the county)
     label_columns = range(max([3, *(c + 1 for c in (name_col, table.fields.get("county")) if c is not None)]))
     lines: list[int] = []
@@ -830,7 +868,7 @@ def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tupl
                 totals.append(line)
                 continue
             if all(c >= len(cells) or cells[c] is None or cells[c] == "" or (isinstance(cells[c], str) and blank(
-                    cells[c])) for c in read_columns):
+                    cells[c])) for c in read_columns) or _is_signature_row(cells, key_columns):
                 notes.append(line)
                 continue
         elif "计" in first and _is_totals_label(first):
@@ -848,8 +886,8 @@ def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tupl
         report.warnings.append(_("Skipped as totals rows (合计/小计): row %(rows)s.")
                                % {"rows": _lines_text(totals)})
     if notes:
-        report.warnings.append(_("Skipped because they hold nothing in the census columns (notes or signatures "
-                                 "under the table): row %(rows)s.") % {"rows": _lines_text(notes)})
+        report.warnings.append(_("Skipped as notes or signatures under the table (填表人, 审核人 …; no estate name, "
+                                 "county, street or year): row %(rows)s.") % {"rows": _lines_text(notes)})
     report.rows += len(records)
     return lines, records
 
