@@ -652,12 +652,14 @@ def estate_defer(*, actor, estate: Estate, reason: str, to_year=None, cause: str
     reason = _reason(reason)
     if estate.status not in (EstateStatus.SURVEYED, EstateStatus.POOLED):
         raise _refuse_transition(estate, _("deferred"))
-    year = estate.pool_year
+    # a deferred estate's pool_year is the year it is deferred to, or none: never the year it left
+    year = None
     if to_year not in (None, ""):
         year = _year(to_year, field="to_year")
-        if estate.pool_year and year <= estate.pool_year:
+        last = _last_pool_year(estate)
+        if last is not None and year <= last:
             raise ServiceError(ErrorCode.ESTATE_POOL_YEAR_INVALID,
-                               _("Defer to a year after %(year)s.") % {"year": estate.pool_year},
+                               _("Defer to a year after %(year)s.") % {"year": last},
                                fields={"to_year": [_("not later")]})
     return _transition(actor, estate, verb="estates.defer", cause=cause, status=EstateStatus.DEFERRED,
                        pool_year=year, status_reason=reason)
@@ -670,7 +672,8 @@ def estate_drop(*, actor, estate: Estate, reason: str, cause: str = "") -> Estat
     reason = _reason(reason)
     if estate.status == EstateStatus.DROPPED:
         raise _refuse_transition(estate, _("dropped"))
-    _transition(actor, estate, verb="estates.drop", cause=cause, status=EstateStatus.DROPPED,
+    # out of the pool: no year (a year it was deferred to is not its own any more)
+    _transition(actor, estate, verb="estates.drop", cause=cause, status=EstateStatus.DROPPED, pool_year=None,
                 status_reason=reason)
     counties_rerank([estate.county_id])
     return estate
@@ -687,6 +690,11 @@ def estate_readmit(*, actor, estate: Estate, year, cause: str = "") -> Estate:
     if last is not None and year <= last:
         raise ServiceError(ErrorCode.ESTATE_POOL_YEAR_INVALID,
                            _("Readmit in a year after %(year)s.") % {"year": last}, fields={"year": [_("not later")]})
+    deferred_to = estate.pool_year if estate.status == EstateStatus.DEFERRED else None
+    if deferred_to and year < deferred_to:
+        raise ServiceError(ErrorCode.ESTATE_POOL_YEAR_INVALID,
+                           _("The estate is deferred to %(year)s: readmit it in %(year)s or later.")
+                           % {"year": deferred_to}, fields={"year": [_("before the year deferred to")]})
     _require_eligible(estate)
     was_dropped = estate.status == EstateStatus.DROPPED
     _transition(actor, estate, verb="estates.readmit", cause=cause, status=EstateStatus.POOLED, pool_year=year,
@@ -696,11 +704,22 @@ def estate_readmit(*, actor, estate: Estate, year, cause: str = "") -> Estate:
     return estate
 
 
+def readmit_earliest_year(estate: Estate) -> int | None:
+    """The first year `estate_readmit` accepts for a deferred or dropped estate: after the last year it sat in
+    the pool (the rolling pool), and not before the year it is deferred to. None: no year is ruled out."""
+    last = _last_pool_year(estate)
+    years = [last + 1] if last is not None else []
+    if estate.status == EstateStatus.DEFERRED and estate.pool_year:
+        years.append(estate.pool_year)
+    return max(years) if years else None
+
+
 def _last_pool_year(estate: Estate) -> int | None:
-    """The latest year the estate sat in the pool, from its audited transitions."""
+    """The latest year the estate sat in the pool (status pooled), from its audited transitions; a year it was
+    deferred to is not one of them."""
     from gaizao.core.audit import history_of
 
-    years = [estate.pool_year] if estate.pool_year else []
+    years = [estate.pool_year] if estate.pool_year and estate.status == EstateStatus.POOLED else []
     for before, after in history_of(estate).filter(action=AuditAction.TRANSITION).values_list("before", "after"):
         for side in (before or {}, after or {}):
             if side.get("status") == EstateStatus.POOLED and side.get("pool_year"):

@@ -116,13 +116,14 @@ def test_pool_transitions_are_audited_with_before_and_after(zhejiang, county_off
     estate = make_estate(XIXI)
     services.estate_admit(actor=county_official, estate=estate, year=2021)
     services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=2022)
-    with pytest.raises(ServiceError) as exc:
-        services.estate_readmit(actor=county_official, estate=estate, year=2022)
+    with pytest.raises(ServiceError) as exc:  # the year it left the pool
+        services.estate_readmit(actor=county_official, estate=estate, year=2021)
     assert exc.value.code == "estate_pool_year_invalid"
     services.estate_readmit(actor=county_official, estate=estate, year=2023)
     services.estate_drop(actor=county_official, estate=estate, reason="居民意愿不足")
     estate.refresh_from_db()
     assert estate.status == "dropped" and estate.county_rank is None and estate.status_reason == "居民意愿不足"
+    assert estate.pool_year is None
     with pytest.raises(ServiceError) as exc:
         services.estate_readmit(actor=county_official, estate=estate, year=2023)
     assert exc.value.code == "estate_pool_year_invalid"
@@ -132,9 +133,49 @@ def test_pool_transitions_are_audited_with_before_and_after(zhejiang, county_off
     moves = [(e.verb, e.before["status"], e.after["status"], e.after["pool_year"])
              for e in history_of(estate).filter(action=AuditAction.TRANSITION).order_by("id")]
     assert moves == [("estates.admit", "surveyed", "pooled", 2021), ("estates.defer", "pooled", "deferred", 2022),
-                     ("estates.readmit", "deferred", "pooled", 2023), ("estates.drop", "pooled", "dropped", 2023),
+                     ("estates.readmit", "deferred", "pooled", 2023), ("estates.drop", "pooled", "dropped", None),
                      ("estates.readmit", "dropped", "pooled", 2024)]
     assert all(e.actor == county_official for e in history_of(estate).filter(action=AuditAction.TRANSITION))
+
+
+def test_an_estate_deferred_to_a_year_is_readmitted_in_that_year(zhejiang, county_official):
+    """Defer to 2027, then readmit in 2027 (the year the deferral names) was refused as too early."""
+    estate = make_estate(XIXI)
+    services.estate_admit(actor=county_official, estate=estate, year=2026)
+    with pytest.raises(ServiceError) as exc:
+        services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=2026)
+    assert exc.value.code == "estate_pool_year_invalid"
+    services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=2028)
+    estate.refresh_from_db()
+    assert services.readmit_earliest_year(estate) == 2028
+    with pytest.raises(ServiceError) as exc:  # before the year it is deferred to
+        services.estate_readmit(actor=county_official, estate=estate, year=2027)
+    assert exc.value.code == "estate_pool_year_invalid" and list(exc.value.fields) == ["year"]
+    estate.pool_year = 2027  # deferred to 2027 instead (as the QA run did)
+    estate.save(update_fields=["pool_year"])
+    assert services.readmit_earliest_year(estate) == 2027
+    services.estate_readmit(actor=county_official, estate=estate, year=2027)
+    estate.refresh_from_db()
+    assert (estate.status, estate.pool_year) == ("pooled", 2027)
+
+
+def test_a_dropped_or_open_deferred_estate_keeps_no_year_that_is_not_its_own(zhejiang, county_official):
+    estate = make_estate(XIXI)
+    services.estate_admit(actor=county_official, estate=estate, year=2026)
+    services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=2027)
+    services.estate_drop(actor=county_official, estate=estate, reason="居民意愿不足")
+    estate.refresh_from_db()
+    assert (estate.status, estate.pool_year) == ("dropped", None)
+    assert services.readmit_earliest_year(estate) == 2027  # after 2026, the last year in the pool
+    services.estate_readmit(actor=county_official, estate=estate, year=2027)
+    services.estate_defer(actor=county_official, estate=estate, reason="再议")  # no year given
+    estate.refresh_from_db()
+    assert (estate.status, estate.pool_year) == ("deferred", None)
+    assert services.readmit_earliest_year(estate) == 2028
+    other = make_estate(XIXI, name="未入库")
+    services.estate_defer(actor=county_official, estate=other, reason="再议")
+    other.refresh_from_db()
+    assert services.readmit_earliest_year(other) is None
 
 
 def test_pool_refusals(zhejiang, county_official):

@@ -1,0 +1,58 @@
+"""The pool panel on an estate's page: the readmit year it offers, what it keeps after an error, its messages."""
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from gaizao.accounts.scoping import Role
+from gaizao.estates import services
+from gaizao.estates.models import Estate
+
+from ..conftest import make_user, page_client
+from .factories import make_estate
+
+pytestmark = pytest.mark.django_db
+
+XIXI = "330106004053"
+
+
+@pytest.fixture
+def official(zhejiang):
+    return make_user(Role.COUNTY_OFFICIAL, username="xihu-o")
+
+
+def readmit_year(html: str) -> str:
+    form = re.search(r'<form[^>]*readmit.*?</form>', html, re.S).group(0)
+    return re.search(r'name="year" value="(\d+)"', form).group(1)
+
+
+def test_the_readmit_form_offers_the_year_deferred_to_and_that_year_is_taken(official):
+    year = timezone.localdate().year
+    estate = make_estate(XIXI)
+    client = page_client(official)
+    client.post(f"/estates/{estate.pk}/admit/", {"year": year}, HTTP_HX_REQUEST="true")
+    panel = client.post(f"/estates/{estate.pk}/defer/", {"reason": "资金未落实", "to_year": year + 2},
+                        HTTP_HX_REQUEST="true").content.decode()
+    assert readmit_year(panel) == str(year + 2)
+    assert f"至 {year + 2} 年" in panel  # the year deferred to reads as such
+    panel = client.post(f"/estates/{estate.pk}/readmit/", {"year": readmit_year(panel)},
+                        HTTP_HX_REQUEST="true").content.decode()
+    assert 'role="alert"' not in panel
+    assert Estate.objects.get(pk=estate.pk).status == "pooled"
+
+
+def test_a_dropped_estate_shows_no_year_deferred_to(official):
+    year = timezone.localdate().year
+    estate = make_estate(XIXI, name="退出小区")
+    services.estate_admit(actor=official, estate=estate, year=year)
+    services.estate_defer(actor=official, estate=estate, reason="资金未落实", to_year=year + 1)
+    services.estate_drop(actor=official, estate=estate, reason="居民意愿不足")
+    client = page_client(official)
+    detail = client.get(f"/estates/{estate.pk}/").content.decode()
+    heading = re.search(r'data-testid="estate-status".*?</h2>', detail, re.S).group(0)
+    assert str(year + 1) not in heading
+    assert readmit_year(detail) == str(year + 1)
+    row = re.search(rf'data-estate-code="{estate.code}".*?</tr>', client.get("/estates/").content.decode(),
+                    re.S).group(0)
+    assert "已退出" in row and str(year + 1) not in row
