@@ -110,6 +110,19 @@ def status_counts(queryset) -> dict:
     return counts
 
 
+def list_status_counts(*, user, params, rows) -> tuple[dict, int]:
+    """What the estate list counts: per status under every filter but the status itself (each status chip counts
+    what its link lists, "all" what the list without a status filter holds), and the rows of `rows` (the list as
+    filtered, status included). Both are the cached `status_counts`."""
+    listed = status_counts(rows)
+    if not params.getlist("status"):
+        return listed, listed["total"]
+    others = params.copy()
+    others.pop("status")
+    _filter, every_status = estate_list(user=user, params=others)
+    return status_counts(every_status), listed["total"]
+
+
 def deficiencies_by_class(estate: Estate) -> list[tuple[str, list[CatalogueItem]]]:
     grouped = defaultdict(list)
     for item in estate.deficiencies.all():

@@ -45,9 +45,9 @@ def _error_text(exc: ServiceError) -> str:
 def estate_list(request):
     estate_filter, rows = selectors.estate_list(user=request.user, params=request.GET)
     _page_filter_form(request, estate_filter)
-    counts = selectors.status_counts(rows)
+    counts, listed = selectors.list_status_counts(user=request.user, params=request.GET, rows=rows)
     paginator = Paginator(rows, PAGE_SIZE)
-    paginator.__dict__["count"] = counts["total"]
+    paginator.__dict__["count"] = listed
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
