@@ -23,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from gaizao.accounts.scoping import Action, scope_for
 from gaizao.core.audit import record_change
@@ -221,3 +222,36 @@ def job_report(job: Job) -> dict | None:
     if "fields" in result and isinstance(result["fields"], dict) and "errors" in result["fields"]:
         return result["fields"]
     return result if "errors" in result else None
+
+
+def job_outcome(job: Job, report: dict | None = None) -> dict:
+    """What a census job came to, as its page and the list of recent imports say it: `state` and one
+    line of `text`, plus the `reason` of a failure. States: "active" (queued or running: the page shows the
+    step and the progress bar), "failed" (refused or stopped, with its reason), "problems" (a check that
+    found problems; nothing was imported), "ready" (a check that found none) and "imported"."""
+    dry_run = job.params.get("dry_run", True)
+    if not job.is_finished:
+        mode = (_("Dry run") if dry_run else _("Import of the valid rows") if job.params.get("valid_only")
+                else _("Import"))
+        return {"state": "active", "text": f"{mode} · {job.get_status_display()}", "reason": ""}
+    if report is None:
+        report = job_report(job)
+    if job.status == JobStatus.FAILED:
+        reason = job.error or ""
+        if not (isinstance(job.result, dict) and "code" in job.result):
+            reason = reason.split("\n", 1)[0]  # not a refusal of the file: its first line, not the traceback
+        return {"state": "failed", "text": _("Check failed") if dry_run else _("Import failed"), "reason": reason}
+    report = report or {}
+    problems = report.get("error_count", 0)
+    if dry_run and problems:
+        return {"state": "problems", "reason": "", "text": ngettext(
+            "Check finished: %(n)d problem found (nothing was imported)",
+            "Check finished: %(n)d problems found (nothing was imported)", problems) % {"n": problems}}
+    if dry_run:
+        estates = sum(report.get(k, 0) for k in ("created", "updated", "unchanged"))
+        if not estates:
+            return {"state": "ready", "reason": "", "text": _("Check finished: no problems found")}
+        return {"state": "ready", "reason": "", "text": ngettext(
+            "Check finished: %(n)d estate can be imported", "Check finished: %(n)d estates can be imported",
+            estates) % {"n": estates}}
+    return {"state": "imported", "reason": "", "text": _("Import finished")}

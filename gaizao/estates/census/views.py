@@ -20,7 +20,7 @@ from gaizao.regions.models import Region, RegionLevel
 
 from .errorbook import error_workbook
 from .exporter import export_bytes
-from .jobs import JOB_KIND, can_import, census_commit_start, census_import_start, job_report
+from .jobs import JOB_KIND, can_import, census_commit_start, census_import_start, job_outcome, job_report
 from .reader import MAX_UPLOAD_BYTES, limit
 from .selectors import export_queryset
 from .template import template_bytes
@@ -96,7 +96,9 @@ def upload(request):
                 else:
                     return redirect("census:import", pk=job.pk)
         status = 400
-    jobs = restrict(Job.objects.filter(kind=JOB_KIND, created_by=request.user), request.user)[:10]
+    jobs = list(restrict(Job.objects.filter(kind=JOB_KIND, created_by=request.user), request.user)[:10])
+    for job in jobs:
+        job.outcome = job_outcome(job)
     return render(request, "census/upload.html", {"form": form, "jobs": jobs,
                                                   "max_mb": limit("MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES) // 2 ** 20},
                   status=status)
@@ -112,7 +114,7 @@ def import_detail(request, pk: int):
     job = _import_job(request, pk)
     report = job_report(job) if job.is_finished else None
     context = {
-        "job": job, "report": report, "JobStatus": JobStatus,
+        "job": job, "report": report, "JobStatus": JobStatus, "outcome": job_outcome(job, report),
         "can_commit": bool(report and report.get("dry_run") and job.status == JobStatus.SUCCEEDED
                            and can_import(request.user) and any(report.get(k) for k in WRITE_COUNTS)),
         "errors": (report or {}).get("errors", [])[:500], "queue_note": job_queue_note(job),
@@ -132,7 +134,9 @@ def commit(request, pk: int):
     except ServiceError as exc:
         if exc.status == 404:
             raise Http404 from None
-        return render(request, "census/import_detail.html", {"job": job, "report": job_report(job),
+        report = job_report(job)
+        return render(request, "census/import_detail.html", {"job": job, "report": report,
+                                                             "outcome": job_outcome(job, report),
                                                              "commit_error": exc.message, "errors": []}, status=400)
     return redirect("census:import", pk=new_job.pk)
 
