@@ -2,7 +2,7 @@
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from gaizao.regions.filters import RegionCodeFilter
@@ -23,7 +23,8 @@ SORTS = {
     "-floor_area": ("-floor_area", "code"),
     "priority_score": ("priority_score", "code"),
     "-priority_score": ("-priority_score", "code"),
-    "county_rank": ("county", "county_rank", "code"),
+    # unranked estates (ineligible or dropped) last, on SQLite (where NULL sorts first) as on PostgreSQL
+    "county_rank": ("county", F("county_rank").asc(nulls_last=True), "code"),
     "status": ("status", "code"),
 }
 SORT_LABELS = [

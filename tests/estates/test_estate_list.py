@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 
 from gaizao.accounts.scoping import Role
 from gaizao.estates import services
+from gaizao.estates.models import Estate
 
-from ..conftest import make_user, page_client
+from ..conftest import api_client_for, make_user, page_client
 from .factories import make_estate
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,16 @@ def test_the_status_counts_stay_cached(official, estates):
     with CaptureQueriesContext(connection) as queries:
         client.get("/estates/", {"status": "pooled"})
     assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_rank_sort_puts_rank_one_first_and_the_unranked_last(official, estates):
+    """On SQLite the unranked (rank —) came first and rank 1 was far down the list."""
+    services.estate_drop(actor=official, estate=estates[5], reason="居民意愿不足")  # drops out of the ranking
+    expected = list(Estate.objects.filter(county_rank__isnull=False).order_by("county_rank")
+                    .values_list("code", flat=True))
+    unranked = set(Estate.objects.filter(county_rank__isnull=True).values_list("code", flat=True))
+    assert len(unranked) == 2 and Estate.objects.get(code=expected[0]).county_rank == 1
+    page = listed(page_client(official).get("/estates/", {"sort": "county_rank"}).content.decode())
+    assert page[:len(expected)] == expected and set(page[len(expected):]) == unranked
+    api = api_client_for(official).get("/api/v1/estates/", {"sort": "county_rank"}).json()["results"]
+    assert [e["code"] for e in api][:len(expected)] == expected and api[-1]["county_rank"] is None
