@@ -170,6 +170,7 @@ def test_reimport_changes_nothing_and_a_changed_building_updates():
     report = run(changed, filename="second.xlsx")
     assert (report["buildings_updated"], report["buildings_unchanged"], report["updated"]) == (1, 2, 0)
     assert report["preview_buildings"]["updated"][0]["fields"] == ["floors", "has_elevator"]
+    assert report["preview_buildings"]["updated"][0]["columns"] == ["层数", "是否有电梯"]  # as the template names them
     b1 = Building.objects.get(estate__name="测试小区1", number="1")
     assert (b1.floors, b1.has_elevator) == (7, True)
     entry = AuditEntry.objects.filter(object_type__model="building", object_id=str(b1.pk)).order_by("-id")[0]
@@ -186,6 +187,7 @@ def test_phones_are_masked_in_errors_previews_and_audit():
     assert report["households_updated"] == 1
     (preview,) = report["preview_households"]["updated"]
     assert preview["owner_phone"] == "139****6666" and preview["fields"] == ["owner_phone"]
+    assert preview["columns"] == ["联系电话"]
     assert new_phone not in json.dumps(report, ensure_ascii=False)
     run(full_file(households=[household(room="101", 联系电话=new_phone)]))
     h = Household.objects.get(room="101")

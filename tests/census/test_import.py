@@ -140,6 +140,7 @@ def test_update_is_audited_with_the_import_as_cause():
     estate = Estate.objects.get()
     report = run(xlsx_bytes([good_row(1, **{"户数": 999, "主要问题": "道路"})]), filename="second.xlsx")
     assert (report["updated"], report["preview"]["updated"][0]["fields"]) == (1, ["households", "deficiencies"])
+    assert report["preview"]["updated"][0]["columns"] == ["户数", "主要问题"]
     entry = AuditEntry.objects.filter(object_id=str(estate.pk)).order_by("-id").first()
     assert entry.action == "update" and "second.xlsx" in entry.cause
     assert (entry.before["households"], entry.after["households"]) == (201, 999)
@@ -399,3 +400,28 @@ def test_hints_stop_after_the_budget(zhejiang, monkeypatch):
     report = run(xlsx_bytes([good_row(1, 主要问题="屋面防水"), good_row(2, 主要问题="电梯加装")]), dry_run=True)
     reasons = sorted(e["reason"] for e in report["errors"])
     assert sum("did you mean" in r for r in reasons) == 1 and len(reasons) == 2
+
+
+def test_the_preview_names_changed_fields_by_the_census_columns_headers(client, django_capture_on_commit_callbacks):
+    """修改: 小区名称、地址、建成年份 … as the template names the columns, not name, address, built_year."""
+    run(xlsx_bytes([good_row(1, 小区编码="XH-PREVIEW-1")]))
+    changed = good_row(1, 小区编码="XH-PREVIEW-1", 小区名称="改名小区", 地址="新地址1号", 建成年份=1980, 户数=999,
+                       **{"建筑面积（㎡）": 9000, "居民改造意愿（%）": "60%", "社区": ""})  # (now on its street)
+    report = run(xlsx_bytes([changed]), dry_run=True)
+    (preview,) = report["preview"]["updated"]
+    assert preview["fields"] == ["name", "address", "built_year", "households", "floor_area", "willingness", "region"]
+    assert preview["columns"] == ["小区名称", "地址", "建成年份", "户数", "建筑面积（㎡）", "居民改造意愿（%）", "社区"]
+    moved = good_row(1, 小区编码="XH-PREVIEW-1", **{"街道（乡镇）": "北山街道", "社区": "上保社区"})
+    (preview,) = run(xlsx_bytes([moved]), dry_run=True)["preview"]["updated"]
+    assert preview["columns"] == ["街道（乡镇）", "社区"]
+
+    client.force_login(make_user(Role.COUNTY_OFFICIAL, username="xihu-preview"))
+    upload = io.BytesIO(xlsx_bytes([changed]))
+    upload.name = "x.xlsx"
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(reverse("census:upload"), {"file": upload, "mode": "dry_run"})
+    job = Job.objects.get(kind=JOB_KIND)
+    execute_job(job)
+    page = client.get(reverse("census:import", args=[job.pk])).content.decode()
+    assert "修改: 小区名称、地址、建成年份、户数、建筑面积（㎡）、居民改造意愿（%）、社区" in page
+    assert "built_year" not in page and "households" not in page

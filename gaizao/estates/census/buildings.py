@@ -97,6 +97,7 @@ HOUSEHOLD_COLUMNS: tuple[ColumnSpec, ...] = (
 )
 COLUMNS = {BUILDINGS: BUILDING_COLUMNS, HOUSEHOLDS: HOUSEHOLD_COLUMNS}
 INDEX = {BUILDINGS: HeaderIndex(BUILDING_COLUMNS), HOUSEHOLDS: HeaderIndex(HOUSEHOLD_COLUMNS)}
+HEADERS = {kind: {c.field: c.header for c in columns} for kind, columns in COLUMNS.items()}  # as the template names them
 KEY_FIELDS = {BUILDINGS: ("number",), HOUSEHOLDS: ("building", "room")}
 
 STRUCTURE_LABELS = {
@@ -756,7 +757,7 @@ def _count(report: Report, further: FurtherPlan, kind: str, item: Item) -> None:
         bucket, extra = "created", {}
     elif item.changed:
         (further.buildings_changed if kind == BUILDINGS else further.households_changed).append(item)
-        bucket, extra = "updated", {"fields": item.changed}
+        bucket, extra = "updated", {"fields": item.changed, "columns": [HEADERS[kind][f] for f in item.changed]}
     else:
         report.count(f"{kind}_unchanged")
         return

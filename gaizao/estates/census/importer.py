@@ -1094,13 +1094,29 @@ def _plan(rows: list[Row], report: Report, tables: list[Table], scope: Scope, ca
             plan.updates.append((row, match, new_values, new_defs))
             if len(report.preview["updated"]) < PREVIEW:
                 report.preview["updated"].append({"sheet": tables[row.table].sheet, "row": row.line, "code": match.code, "name": new_values[name_i],
-                                                  "fields": changed})
+                                                  "fields": changed, "columns": _changed_columns(
+                                                      changed, match.region_id, row.region.code)})
         else:
             plan.unchanged += 1
             if len(report.preview["unchanged"]) < PREVIEW:
                 report.preview["unchanged"].append({"sheet": tables[row.table].sheet, "row": row.line, "code": match.code,
                                                     "name": new_values[name_i]})
     return plan
+
+
+def _changed_columns(changed: list[str], old_region_id: int, new_region: str) -> list[str]:
+    """The census columns of the changed fields, by their headers in the template (户数, 建成年份 …), for
+    the preview; a change of region names the columns that differ (县（市、区）, 街道（乡镇）, 社区)."""
+    columns = []
+    for name in changed:
+        if name != "region":
+            columns.append(COLUMN_BY_FIELD[name].header)
+            continue
+        old_region = _code_of(old_region_id)
+        for level, length in (("county", 6), ("street", 9), ("community", 12)):
+            if old_region[:length] != new_region[:length]:
+                columns.append(COLUMN_BY_FIELD[level].header)
+    return columns
 
 
 _AMBIGUOUS = Existing(id=0, code="", region_id=0, county_id=0, values=(), deficiencies=())
