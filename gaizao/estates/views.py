@@ -67,6 +67,7 @@ def estate_list(request):
         "sort_links": sort_links, "can_change": bool(request.scope.prefixes(Action.CHANGE)) or
         request.scope.is_superuser, "this_year": timezone.localdate().year,
         "all_query": _without(query, "status"),
+        "export_query": _without(query, "format"),
     })
 
 
@@ -236,8 +237,8 @@ def project_dissolve(request, pk: int):
 def estate_map(request):
     estate_filter, _rows = selectors.estate_list(user=request.user, params=request.GET)
     _page_filter_form(request, estate_filter)
-    return render(request, "estates/estate_map.html", {"filter": estate_filter,
-                                                       "query": request.GET.urlencode()})
+    return render(request, "estates/estate_map.html", {"filter": estate_filter, "query": request.GET.urlencode(),
+                                                       "export_query": _without(request.GET, "format")})
 
 
 @login_required

@@ -1,13 +1,18 @@
 """The estate list page: its status counts, its sorts, its export links and what it says about odd filters."""
 
+import csv
+import io
 import re
+from html import unescape
 
+import openpyxl
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gaizao.accounts.scoping import Role
 from gaizao.estates import services
+from gaizao.estates.census.columns import COLUMNS
 from gaizao.estates.models import Estate
 
 from ..conftest import api_client_for, make_user, page_client
@@ -77,3 +82,28 @@ def test_rank_sort_puts_rank_one_first_and_the_unranked_last(official, estates):
     assert page[:len(expected)] == expected and set(page[len(expected):]) == unranked
     api = api_client_for(official).get("/api/v1/estates/", {"sort": "county_rank"}).json()["results"]
     assert [e["code"] for e in api][:len(expected)] == expected and api[-1]["county_rank"] is None
+
+
+def export_links(html: str) -> dict[str, str]:
+    return {fmt: unescape(href) for href, fmt in
+            re.findall(r'href="(/census/export/\?[^"]*format=(xlsx|csv))"', html)}
+
+
+def test_the_list_and_the_map_export_what_they_show_in_the_list_order(official, estates):
+    client = page_client(official)
+    html = client.get("/estates/", {"eligibility": "eligible", "sort": "-households", "page": "1"}).content.decode()
+    links = export_links(html)
+    assert set(links) == {"xlsx", "csv"}
+    shown = listed(html)
+    assert len(shown) == 6
+    text = client.get(links["csv"]).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [f"{c.header}*" if c.required else c.header for c in COLUMNS]  # the template's, no more
+    assert [r[0] for r in rows[1:]] == shown  # the list's estates in the list's order (households, most first)
+    book = openpyxl.load_workbook(io.BytesIO(client.get(links["xlsx"]).content))
+    assert [r[0] for r in book.active.iter_rows(min_row=2, values_only=True)] == shown
+    assert len(next(book.active.iter_rows(max_row=1, values_only=True))) == len(COLUMNS)
+    by_code = client.get(re.sub(r"sort=[^&]*&?", "", links["csv"])).content.decode("utf-8-sig")
+    assert [r[0] for r in list(csv.reader(io.StringIO(by_code)))[1:]] == sorted(shown)  # no sort: by code
+    the_map = client.get("/estates/map/", {"status": "pooled"}).content.decode()
+    assert "status=pooled" in export_links(the_map)["xlsx"]

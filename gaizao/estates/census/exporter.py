@@ -44,7 +44,8 @@ def export_rows(estates) -> Iterator[dict]:
               "floor_area", "housing_type", "in_shantytown_plan", "in_historic_district", "has_precast_slab_hazard",
               "management_mode", "max_floors", "buildings_with_elevator", "willingness", "longitude", "latitude")
     through = Estate.deficiencies.through
-    queryset = estates.order_by("code").values_list(*fields)
+    # the list's sort when the estates come sorted (?sort=…), else by code
+    queryset = (estates if estates.query.order_by else estates.order_by("code")).values_list(*fields)
     batch: list[tuple] = []
 
     def flush(batch):
