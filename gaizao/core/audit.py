@@ -1,16 +1,46 @@
-"""Recording changes. Services call `record_change` inside their transaction."""
+"""Recording changes. Services call `record_change` inside their transaction.
+
+The history pages show an entry's verb and values in words; apps name theirs in `AppConfig.ready()`:
+`register_verbs({"estates.admit": _("Admitted to the pool"), …})` and, for a stored value that reads
+badly on its own (a list of rule codes, say), `register_field_display("estates.estate",
+"eligibility_reasons", fn)`. Unnamed verbs are shown as they are stored.
+"""
 
 from __future__ import annotations
 
 import datetime
 import decimal
 import uuid
+from collections.abc import Callable
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from .models import AuditAction, AuditEntry
 from .request_context import current_request_id
+
+_verb_labels: dict[str, str] = {}
+_field_displays: dict[tuple[str, str], Callable[[object], str]] = {}
+
+
+def register_verbs(labels: dict[str, str]) -> None:
+    """Name audit verbs for people (`{"app.verb": gettext_lazy(…)}`); registering again replaces."""
+    _verb_labels.update(labels)
+
+
+def verb_label(verb: str) -> str:
+    """The verb in words in the active language, else the stored verb itself."""
+    label = _verb_labels.get(verb)
+    return str(label) if label is not None else verb
+
+
+def register_field_display(model_label: str, name: str, display: Callable[[object], str]) -> None:
+    """Show the stored value of field or key `name` of `model_label` ("app.model") as `display(value)`."""
+    _field_displays[(model_label.lower(), name)] = display
+
+
+def field_display(model_label: str, name: str) -> Callable[[object], str] | None:
+    return _field_displays.get((model_label, name))
 
 
 def _plain(value):

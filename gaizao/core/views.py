@@ -20,6 +20,7 @@ from gaizao.accounts.services import sign_in
 
 from .api import error_body
 from .audit import history_of
+from .audit_display import describe_entries
 from .errors import ErrorCode, ServiceError
 from .filters import AuditFilter
 from .jobs import jobs_fail_stale
@@ -81,7 +82,8 @@ def audit_list(request):
         audit_filter.form.add_error(None, exc.message)
         rows = entries.none()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    return render(request, "core/audit_list.html", {"filter": audit_filter, "page": page})
+    return render(request, "core/audit_list.html", {"filter": audit_filter, "page": page,
+                                                    "entries": describe_entries(page.object_list)})
 
 
 def _scoped_model(label: str):
@@ -114,9 +116,9 @@ def object_history(request, object_type: str, object_id: str):
     """Every recorded change of one object the user can see."""
     model = _scoped_model(object_type)
     obj = get_object_or_404(restrict(model.objects.all(), request.user), pk=_object_pk(model, object_id))
-    page = Paginator(history_of(obj), 50).get_page(request.GET.get("page"))
-    return render(request, "core/object_history.html", {"object": obj, "page": page,
-                                                        "object_type": object_type})
+    page = Paginator(history_of(obj).select_related("object_type"), 50).get_page(request.GET.get("page"))
+    return render(request, "core/object_history.html", {"object": obj, "page": page, "object_type": object_type,
+                                                        "entries": describe_entries(page.object_list)})
 
 
 @login_required

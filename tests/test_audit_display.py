@@ -1,0 +1,123 @@
+"""The history pages and the audit list show changes in words (field names, choice labels, related objects,
+lists and mappings, verbs, object types); the audit API keeps the raw data."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from gaizao.accounts.scoping import Role
+from gaizao.core import audit
+from gaizao.core.audit import record_change, register_field_display, register_verbs, verb_label
+from gaizao.core.display import number_text, plain_text
+from gaizao.core.models import AuditAction
+from gaizao.estates.services import estate_admit, estate_drop, estate_readmit
+
+from .conftest import make_user, page_client
+from .estates.factories import make_estate
+
+
+def table_text(html: str) -> str:
+    """The audit table's text, tags removed and spaces collapsed."""
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+@pytest.fixture
+def readmitted(zhejiang):
+    official = make_user(Role.COUNTY_OFFICIAL, username="audit-words")
+    estate = make_estate("330106004053", name="文字小区", housing_type="commodity")
+    estate_admit(actor=official, estate=estate, year=2024)
+    estate_drop(actor=official, estate=estate, reason="居民不同意")
+    estate_readmit(actor=official, estate=estate, year=2025)
+    return official, estate
+
+
+@pytest.fixture
+def restore_registries():
+    verbs, displays = dict(audit._verb_labels), dict(audit._field_displays)
+    yield
+    audit._verb_labels.clear()
+    audit._verb_labels.update(verbs)
+    audit._field_displays.clear()
+    audit._field_displays.update(displays)
+
+
+@pytest.mark.django_db
+def test_history_page_names_fields_and_values_in_words(readmitted):
+    official, estate = readmitted
+    page = page_client(official).get(reverse("audit:history", args=["estates.estate", estate.pk]))
+    text = table_text(page.content.decode())
+    # field by verbose name, choice values by label (QA: "status: dropped → pooled")
+    assert "状态： 已退出 → 已入库" in text and "状态： 已入库 → 已退出" in text
+    assert "房屋类型： — → 商品房" in text
+    assert "入库年份： — → 2024" in text and "入库年份： — → 2025" in text  # a year is not written 2,025
+    # the object by its type's name, not "estates.estate #…"
+    assert f"小区 #{estate.pk}" in text and "estates.estate #" not in text
+    for raw in ("status:", "dropped", "pooled", "commodity", "housing_type： —", "eligibility_reasons", "{'", "['",
+                "True", "None"):
+        assert raw not in text, raw
+    # lists and mappings as text: the eligibility reasons and the priority breakdown of the new estate
+    assert "判定理由" in text and "优先级得分明细" in text
+    # related objects by name: the estate's region and its deficiencies
+    assert "石灰桥社区" in text and "#" not in text.split("行政区划：", 1)[1].split("→", 1)[1][:20]
+
+
+@pytest.mark.django_db
+def test_history_page_in_english_too(readmitted):
+    official, estate = readmitted
+    client = page_client(official)
+    client.cookies["django_language"] = "en"
+    text = table_text(client.get(reverse("audit:history", args=["estates.estate", estate.pk]),
+                                 HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    assert "Status: Dropped → In the pool" in text and "Housing type: — → Commodity housing" in text
+
+
+@pytest.mark.django_db
+def test_verbs_are_named_where_registered_and_shown_raw_otherwise(readmitted, restore_registries):
+    official, estate = readmitted
+    register_verbs({"estates.readmit": "重新入库（测试）"})
+    text = table_text(page_client(official).get(reverse("audit:history", args=["estates.estate", estate.pk]))
+                      .content.decode())
+    assert "重新入库（测试）" in text and "estates.readmit" not in text
+    assert "estates.drop" in text  # no label registered: the stored verb, as the readable fallback
+    assert verb_label("nobody.registered_this") == "nobody.registered_this"
+
+
+@pytest.mark.django_db
+def test_an_app_can_show_a_stored_value_its_own_way(readmitted, restore_registries):
+    official, estate = readmitted
+    register_field_display("estates.estate", "eligibility_reasons",
+                           lambda reasons: "、".join(f"理由{r['code']}" for r in reasons))
+    text = table_text(page_client(official).get(reverse("audit:history", args=["estates.estate", estate.pk]))
+                      .content.decode())
+    assert "理由built_by_cutoff" in text
+
+
+@pytest.mark.django_db
+def test_audit_list_shows_words_and_the_api_keeps_the_raw_data(readmitted, api_client):
+    _official, estate = readmitted
+    admin = make_user(Role.PROVINCE_ADMIN, username="audit-words-admin")
+    record_change(actor=None, obj=estate, action=AuditAction.UPDATE, before={"note": {"a": 1, "b": [1, 2]}},
+                  after={"note": {"a": 2, "b": [1, 2, 3]}}, verb="test.note")
+    text = table_text(page_client(admin).get(reverse("audit:list"), {"object_type": "estates.estate",
+                                                                     "object_id": estate.pk}).content.decode())
+    assert "已退出 → 已入库" in text and "系统" in text  # actor "system" in words
+    assert "a：1；b：1、2 → a：2；b：1、2、3" in text  # a key that is no field: its value still as text
+    api_client.force_authenticate(admin)
+    body = api_client.get("/api/v1/audit/", {"object_type": "estates.estate", "object_id": estate.pk}).json()
+    readmit = next(e for e in body["results"] if e["verb"] == "estates.readmit")
+    assert readmit["before"]["status"] == "dropped" and readmit["after"]["status"] == "pooled"
+    assert readmit["object_type"] == "estates.estate"
+    assert next(e for e in body["results"] if e["verb"] == "test.note")["after"] == {"note": {"a": 2, "b": [1, 2, 3]}}
+
+
+def test_plain_text_of_stored_values():
+    with translation.override("en"):
+        assert plain_text({"bound": 514540.8937, "feasible": True, "gap": 0.0041}) == (
+            "bound: 514,540.89; feasible: Yes; gap: 0.0041")
+        assert plain_text([{"code": "x", "params": {"year": 1999}}]) == "(code: x; params: (year: 1999))"
+        assert plain_text(list(range(50))) == "50 items"
+        assert plain_text(None) == plain_text("") == plain_text([]) == "—"
+    assert number_text(1234567) == "1,234,567" and number_text(2025) == "2025"
