@@ -105,10 +105,21 @@ def home_region(user) -> Region | None:
     return Region.objects.filter(code=codes[0][:6]).first() if codes else None
 
 
+def region_pages_home(user) -> Region | None:
+    """The region the region pages (dashboard, roll-up, monthly progress, budgets, rules, optimiser,
+    statistical tables) open on without a `region` parameter, or None when the user may see no province,
+    city or county (a street or community official: their county is not theirs to see). The pages' own
+    check (`region_from_param` without a code), so a link to them is shown exactly when it opens."""
+    region = home_region(user)
+    if region is None or region.level not in DASHBOARD_LEVELS or not scope_for(user).covers(region.code, Action.VIEW):
+        return None
+    return region
+
+
 def region_from_param(user, code, *, levels=DASHBOARD_LEVELS) -> Region:
     """A region of the given levels the user may see; unknown or outside their regions: not found."""
     if code in (None, ""):
-        region = home_region(user)
+        region = region_pages_home(user)
         if region is None:
             raise NotFoundError()
     else:

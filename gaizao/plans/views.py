@@ -104,7 +104,7 @@ def plan_list(request):
     for county in Region.objects.filter(code__in=own_counties, level=RegionLevel.COUNTY):
         if period.pk is not None and not ActionPlan.objects.filter(county=county, period=period).exists():
             can_create.append(county)
-    region = selectors.home_region(request.user)
+    region = selectors.region_pages_home(request.user)  # None: the roll-up and tables would not open for them
     page = Paginator(plans, 50).get_page(request.GET.get("page"))
     return render(request, "plans/plan_list.html", {
         **_common(request, region, period), "page": page, "can_create": can_create, "statuses": PlanStatus.choices,

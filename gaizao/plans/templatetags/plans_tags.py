@@ -1,6 +1,56 @@
 from django import template
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
+
+# The plans sub-menu: (url name, label, the check its view makes). "region_pages" views open on the user's
+# province, city or county (`selectors.region_from_param` without a code); the plan list opens for anyone
+# signed in (it lists the plans in their regions, maybe none).
+SUBNAV = (
+    ("plans:list", _("Plans"), None),
+    ("dashboard:region", _("Dashboard"), "region_pages"),
+    ("plans:rollup", _("Roll-up"), "region_pages"),
+    ("progress:list", _("Monthly progress"), "region_pages"),
+    ("plans:budgets", _("Budgets"), "region_pages"),
+    ("plans:rules", _("Targets and unit costs"), "region_pages"),
+    ("plans:region-optimise", _("Optimiser"), "region_pages"),
+)
+_UNSET = object()
+
+
+def region_pages_home(request):
+    """The region the region pages open on for this request's user, or None (read once per request)."""
+    home = getattr(request, "_plans_region_pages_home", _UNSET)
+    if home is _UNSET:
+        user = getattr(request, "user", None)
+        home = None
+        if user is not None and user.is_authenticated:
+            # imported here, not at start-up: selectors loads the optimiser (numpy, HiGHS)
+            from gaizao.plans import selectors
+
+            home = selectors.region_pages_home(user)
+        request._plans_region_pages_home = home
+    return home
+
+
+@register.simple_tag(takes_context=True)
+def plans_subnav(context) -> list[dict]:
+    """The sub-menu links this user may open; a link whose page would answer 404 is left out."""
+    request = context.get("request")
+    current = getattr(getattr(request, "resolver_match", None), "view_name", "")
+    links = []
+    for name, label, check in SUBNAV:
+        if check == "region_pages" and region_pages_home(request) is None:
+            continue
+        links.append({"url": reverse(name), "label": label, "current": name == current})
+    return links
+
+
+@register.simple_tag(takes_context=True)
+def region_pages_open(context) -> bool:
+    """Whether the region pages (dashboard, roll-up, statistical tables …) open for this user."""
+    return region_pages_home(context.get("request")) is not None
 
 
 @register.filter
@@ -20,4 +70,3 @@ def get(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
-
