@@ -98,16 +98,19 @@ def estate_detail(request, pk: int):
 # pool actions (htmx: the pool panel is swapped in place)
 
 
-def _pool_response(request, estate: Estate, error: str = ""):
-    if request.htmx:
+def _pool_response(request, estate: Estate, error: str = "", action: str = ""):
+    """The pool panel (htmx) or the estate's page after a pool action. After an error the panel keeps what was
+    typed into the form of `action` (its reason, its year), so that nothing has to be typed again."""
+    if request.htmx or error:
         context = selectors.estate_detail(user=request.user, pk=estate.pk)
         context.update(this_year=timezone.localdate().year, pool_error=error,
                        pool_done="" if error else _("Saved."))
-        return render(request, "estates/_pool_panel.html", context)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, _("Saved."))
+        if error:
+            context["typed"] = {"action": action, **{key: request.POST.get(key, "")
+                                                     for key in ("year", "to_year", "reason")}}
+        return render(request, "estates/_pool_panel.html" if request.htmx else "estates/estate_detail.html",
+                      context)
+    messages.success(request, _("Saved."))
     return redirect("estates:detail", pk=estate.pk)
 
 
@@ -118,40 +121,42 @@ def _changeable(request, pk: int) -> Estate:
         raise Http404 from None
 
 
-def _pool_transition(request, pk: int, transition) -> HttpResponse:
+def _pool_transition(request, pk: int, action: str, transition) -> HttpResponse:
     """One pool transition (a service called with the actor and the estate) and the panel or page after it."""
     estate = _changeable(request, pk)
     try:
         transition(actor=request.user, estate=estate)
     except ServiceError as exc:
-        return _pool_response(request, estate, _error_text(exc))
+        return _pool_response(request, estate, _error_text(exc), action)
     return _pool_response(request, estate)
 
 
 @login_required
 @require_POST
 def estate_admit(request, pk: int):
-    return _pool_transition(request, pk, lambda **who: services.estate_admit(**who, year=request.POST.get("year")))
+    return _pool_transition(request, pk, "admit",
+                            lambda **who: services.estate_admit(**who, year=request.POST.get("year")))
 
 
 @login_required
 @require_POST
 def estate_defer(request, pk: int):
-    return _pool_transition(request, pk, lambda **who: services.estate_defer(
+    return _pool_transition(request, pk, "defer", lambda **who: services.estate_defer(
         **who, reason=request.POST.get("reason", ""), to_year=request.POST.get("to_year") or None))
 
 
 @login_required
 @require_POST
 def estate_drop(request, pk: int):
-    return _pool_transition(request, pk, lambda **who: services.estate_drop(
+    return _pool_transition(request, pk, "drop", lambda **who: services.estate_drop(
         **who, reason=request.POST.get("reason", "")))
 
 
 @login_required
 @require_POST
 def estate_readmit(request, pk: int):
-    return _pool_transition(request, pk, lambda **who: services.estate_readmit(**who, year=request.POST.get("year")))
+    return _pool_transition(request, pk, "readmit",
+                            lambda **who: services.estate_readmit(**who, year=request.POST.get("year")))
 
 
 def _chosen(request) -> list[int] | None:

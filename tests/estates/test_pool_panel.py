@@ -56,3 +56,28 @@ def test_a_dropped_estate_shows_no_year_deferred_to(official):
     row = re.search(rf'data-estate-code="{estate.code}".*?</tr>', client.get("/estates/").content.decode(),
                     re.S).group(0)
     assert "已退出" in row and str(year + 1) not in row
+
+
+def form_of(html: str, action: str) -> str:
+    return re.search(rf'<form[^>]*action="[^"]*/{action}/".*?</form>', html, re.S).group(0)
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_the_panel_keeps_what_was_typed_after_an_error(official, htmx):
+    year = timezone.localdate().year
+    estate = make_estate(XIXI)
+    services.estate_admit(actor=official, estate=estate, year=year)
+    client = page_client(official)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = client.post(f"/estates/{estate.pk}/defer/", {"reason": "资金未落实，明年再议", "to_year": year - 1},
+                           **headers)
+    html = response.content.decode()
+    assert response.status_code == 200 and 'role="alert"' in html
+    assert ("<html" in html) is not htmx
+    defer = form_of(html, "defer")
+    assert 'value="资金未落实，明年再议"' in defer and f'value="{year - 1}"' in defer
+    assert 'value="资金未落实' not in form_of(html, "drop")  # the other reason stays empty
+    assert Estate.objects.get(pk=estate.pk).status == "pooled"
+    services.estate_drop(actor=official, estate=estate, reason="居民意愿不足")
+    html = client.post(f"/estates/{estate.pk}/readmit/", {"year": year}, **headers).content.decode()
+    assert 'role="alert"' in html and f'name="year" value="{year}"' in form_of(html, "readmit")
