@@ -141,3 +141,46 @@ def test_upload_size_cap(settings):
     with pytest.raises(CensusFileError) as exc:
         open_book(csv_bytes([good_row(i) for i in range(50)]))
     assert exc.value.fields["reason"] == "too_large"
+
+
+# A file whose name and content disagree: recognised by its content, and when that content is no census,
+# the message says first what the file really is.
+@pytest.mark.django_db
+@pytest.mark.parametrize("data, filename, said", [
+    (b"hello", "调查表.xlsx", "文件名是 .xlsx，但内容不是 Excel 工作簿，而是纯文本。"),
+    (b"hello\r\nworld\r\n", "调查表.XLS", "文件名是 .xls，但内容不是 Excel 工作簿，而是纯文本。"),
+    (b"hello", "调查表.ods", "文件名是 .ods，但内容不是 OpenDocument 电子表格，而是纯文本。"),
+    (b"abc\x81 def" * 10, "调查表.xlsx", "文件名是 .xlsx，但内容不是 Excel 工作簿，而是纯文本。"),  # (in no known encoding)
+    (xlsx_bytes([["甲", "乙"]], headers=["一", "二"]), "调查表.csv",
+     "文件名是 .csv，但内容不是 CSV 文本文件，而是一个 xlsx 格式的 Excel 工作簿。"),
+])
+def test_a_file_whose_name_and_content_disagree_is_named_for_what_it_is(data, filename, said):
+    from django.utils import translation
+
+    from gaizao.estates.census.importer import census_import
+
+    with translation.override("zh-hans"), pytest.raises(CensusFileError) as exc:
+        census_import(actor=None, data=data, filename=filename, dry_run=True)
+    assert exc.value.message.startswith(said), exc.value.message
+    assert "摸底表头行" in exc.value.message or "编码" in exc.value.message  # and what is wrong, as before
+
+
+@pytest.mark.django_db
+def test_a_file_whose_name_agrees_with_its_content_gets_the_message_it_had():
+    from django.utils import translation
+
+    from gaizao.estates.census.importer import census_import
+
+    with translation.override("zh-hans"), pytest.raises(CensusFileError) as exc:
+        census_import(actor=None, data=b"hello", filename="调查表.csv", dry_run=True)
+    assert exc.value.message.startswith("没有工作表在前几行中包含摸底表头行"), exc.value.message
+    assert "文件名" not in exc.value.message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("filename", ["调查表.csv", "调查表.xlsx", "调查表"])
+def test_census_csv_content_is_read_by_its_content_whatever_its_name(filename):
+    from gaizao.estates.census.importer import census_import
+
+    report = census_import(actor=None, data=csv_bytes([good_row(1), good_row(2)]), filename=filename, dry_run=True)
+    assert (report["kind"], report["created"], report["error_count"]) == ("csv", 2, 0), report["errors"]

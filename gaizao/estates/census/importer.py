@@ -68,7 +68,7 @@ from .columns import (
     MANAGEMENT_LABELS,
     MIN_BUILT_YEAR,
 )
-from .reader import CensusFileError, Table, column_letter, locate_table, open_book
+from .reader import CensusFileError, Table, as_named, column_letter, locate_table, open_book
 
 ProgressCallback = Callable[[int, str], None]
 AUDIT_VERB = "estates.census_import"  # the verb of every audit entry an import writes
@@ -546,7 +546,10 @@ def _census_import(*, actor, data: bytes, filename: str, dry_run: bool, valid_on
     book = open_book(data, filename=filename)
     report.kind = book.kind
     report_progress(4, _("Reading the sheets"))
-    sheets = buildings.find_sheets(book, _find_table)
+    try:
+        sheets = buildings.find_sheets(book, _find_table)
+    except CensusFileError as exc:  # (a text file named .xlsx: say so first)
+        raise as_named(exc, filename, book.kind) from None
     report.warnings.extend(sheets.warnings)
     # the estate sheets: none (the file has only building and household sheets), one, or one per street
     tables = [sheets.estate, *sheets.more_estates] if sheets.estate is not None else []

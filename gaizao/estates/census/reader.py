@@ -253,11 +253,42 @@ def open_book(data: bytes, *, filename: str = "") -> Book:
         raise CensusFileError(_("The file is empty."))
     kind = sniff_kind(data)
     if kind == "csv":
-        text, encoding = decode_text(data)
+        try:
+            text, encoding = decode_text(data)
+        except CensusFileError as exc:
+            raise as_named(exc, filename, kind) from None
         return Book(kind="csv", sheets=[RawSheet(name=filename or "csv", rows=_csv_rows(text))], encoding=encoding)
     if kind in ("xlsx", "ods"):
         check_zip(data)
     return _calamine_book(data, kind)
+
+
+# What a file's name says it is (by its extension) and what each kind of content is called in messages.
+KIND_BY_EXTENSION = {"xlsx": "xlsx", "xlsm": "xlsx", "xls": "xls", "ods": "ods", "csv": "csv", "txt": "csv",
+                     "tsv": "csv"}
+
+
+def _kind_names() -> dict[str, tuple[str, str]]:
+    """kind -> (what a file named so should be, what such content is), in the user's language."""
+    workbook = _("an Excel workbook")
+    return {"xlsx": (workbook, _("an Excel workbook (xlsx)")), "xls": (workbook, _("an Excel 97-2003 workbook (xls)")),
+            "ods": (_("an OpenDocument spreadsheet"), _("an OpenDocument spreadsheet (ods)")),
+            "csv": (_("a CSV text file"), _("plain text"))}
+
+
+def as_named(exc: CensusFileError, filename: str, kind: str) -> CensusFileError:
+    """`exc` as it reads for a file whose name promises another kind than its content (a text file named
+    .xlsx): the file is recognised by its content, and when that content cannot be read as a census the
+    message says first that name and content disagree. `exc` itself when they agree."""
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    named = KIND_BY_EXTENSION.get(extension)
+    if named is None or named == kind or {named, kind} == {"xlsx", "xls"}:  # (calamine reads either as either)
+        return exc
+    names = _kind_names()
+    message = _("The file is named .%(ext)s, but its content is not %(expected)s: it is %(actual)s.") % {
+        "ext": extension, "expected": names[named][0], "actual": names[kind][1]}
+    return CensusFileError(f"{message} {exc.message}", fields={**(exc.fields or {}), "named_as": named,
+                                                                 "content": kind})
 
 
 def _calamine_book(data: bytes, kind: str) -> Book:
