@@ -3,14 +3,18 @@ again with each bad cell filled red and its reason in a comment, so a county can
 
 from __future__ import annotations
 
+import datetime
 import io
+import itertools
+import math
 
 import xlsxwriter
 
-from .reader import locate_table, open_book
+from .reader import HEADER_SEARCH_ROWS, RawSheet, locate_table, open_book
 from .values import clean_text
 
 COPY_LIMIT = 60_000  # rows of the sheet copied back with marks; beyond this only the list
+MAX_CELL_TEXT = 32_767  # what an xlsx cell holds
 
 
 def _cell_text(value) -> str:
@@ -46,51 +50,97 @@ def error_workbook(report: dict, data: bytes | None) -> bytes:
 
 
 def _copy_with_marks(workbook, report, data, errors, bad_format) -> None:
-    """Each checked sheet with problems (the estate sheet, the building and household sheets) again,
-    its bad cells marked; owners' phones are copied masked."""
+    """Each checked sheet with problems (the estate sheets, the building and household sheets) again, as
+    the county sent it (title and note rows, the header in its row, numbers as numbers), its bad cells
+    marked; owners' phones are copied masked."""
     from .buildings import INDEX, masked_value
     from .columns import HEADER_INDEX
 
     try:
-        book = open_book(data)
+        book = open_book(data, filename=report.get("filename") or "")  # (a CSV's sheet is named by its file)
     except Exception:  # the file was readable when checked; if not now, the list alone must do
         return
     indexes = {report.get("sheet"): HEADER_INDEX}
+    for info in report.get("estate_sheets") or []:
+        indexes[info.get("sheet")] = HEADER_INDEX
     for kind, info in (report.get("further_sheets") or {}).items():
         if kind in INDEX:
             indexes[info.get("sheet")] = INDEX[kind]
     with_errors = {e.get("sheet") for e in errors}
+    formats = _Formats(workbook, bad_format)
     for sheet in book.sheets:
         if sheet.name in indexes and sheet.name in with_errors:
             _copy_sheet(workbook, sheet, indexes[sheet.name], [e for e in errors if e.get("sheet") == sheet.name],
-                        bad_format, masked_value)
+                        formats, masked_value)
 
 
-def _copy_sheet(workbook, sheet, index, errors, bad_format, masked_value) -> None:
-    marks: dict[tuple[int, int], list[str]] = {}
-    table = locate_table(sheet, index)
+class _Formats:
+    """The cell formats of the copied sheets: plain, a date, and each marked red."""
+
+    def __init__(self, workbook, bad_format):
+        self.bad = bad_format
+        self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        self.bad_date = workbook.add_format({"num_format": "yyyy-mm-dd", "bg_color": "#FF9999", "border": 1,
+                                             "border_color": "#C00000"})
+
+
+def _write_value(out, row: int, col: int, value, formats: _Formats, bad: bool) -> None:
+    """A cell as it was sent: numbers, yes/no and dates keep their kind; anything else as text."""
+    kind = type(value)
+    cell_format = formats.bad if bad else None
+    if kind is bool:
+        out.write_boolean(row, col, value, cell_format)
+    elif kind in (int, float) and math.isfinite(value):
+        out.write_number(row, col, value, cell_format)
+    elif kind in (datetime.datetime, datetime.date):
+        out.write_datetime(row, col, value, formats.bad_date if bad else formats.date)
+    else:
+        text = value if kind is str else _cell_text(value)
+        if text or bad:
+            out.write_string(row, col, text[:MAX_CELL_TEXT], cell_format)
+
+
+def _copy_sheet(workbook, sheet, index, errors, formats: _Formats, masked_value) -> None:
+    rows = iter(sheet.rows)
+    head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    col_offset = getattr(sheet.rows, "col_offset", sheet.col_offset)  # (known once a calamine sheet is read)
+    table = locate_table(RawSheet(name=sheet.name, rows=head, col_offset=col_offset), index)
     if table is None:
         return
     by_header = {h: table.fields[f] for f, h in table.headers.items()}
     field_of = {col: f for f, col in table.fields.items()}
+    marks: dict[int, dict[int, list[str]]] = {}  # row number -> column -> reasons
     for e in errors:
         col = by_header.get(e.get("column"))
         if col is not None:
-            marks.setdefault((int(e["row"]), col), []).append(str(e.get("reason", "")))
+            marks.setdefault(int(e["row"]), {}).setdefault(col, []).append(str(e.get("reason", "")))
     out = workbook.add_worksheet(f"标注-{sheet.name}"[:31])
     header_row = table.header_row
-    # rows above the header (titles, notes) are not copied; the header is written again
-    for f, col in table.fields.items():
-        out.write_string(header_row - 1, col + table.col_offset, table.headers[f])
-    for number, cells in table.rows:
+    first_data_row = next(table.rows, (len(head) + 1, None))[0]  # (below a second header row, if any)
+    # every row where it was, from row 1: titles and notes above the header too, so that the row numbers
+    # of the error list are the rows of this sheet; the masked phones and the marks as they were checked
+    for number, cells in enumerate(itertools.chain(head, rows), start=1):
         if number > COPY_LIMIT:
             break
+        data_row = number >= first_data_row
+        marked = marks.get(number, {})
         for col, value in enumerate(cells):
-            text = _cell_text(masked_value(field_of.get(col, ""), value))
-            reasons = marks.get((number, col))
-            if reasons:
-                out.write_string(number - 1, col + table.col_offset, text, bad_format)
-                out.write_comment(number - 1, col + table.col_offset, "；".join(reasons)[:1000])
-            elif text:
-                out.write_string(number - 1, col + table.col_offset, text)
+            if value is None or value == "":
+                if col not in marked:
+                    continue
+            elif data_row and col in field_of:
+                value = masked_value(field_of[col], value)
+            _write_value(out, number - 1, col + col_offset, value, formats, col in marked)
+        for col, reasons in marked.items():
+            if col >= len(cells):  # (a short row: the cell the problem is about is empty)
+                _write_value(out, number - 1, col + col_offset, None, formats, True)
+            out.write_comment(number - 1, col + col_offset, "；".join(reasons)[:1000])
+    for (top, left), (bottom, right) in getattr(sheet.rows, "merged", None) or sheet.merged:
+        if bottom < header_row - 1 and (top, left) != (bottom, right):  # titles and group headers above the header
+            cells = head[top] if top < len(head) else []
+            value = cells[left - col_offset] if 0 <= left - col_offset < len(cells) else None
+            try:
+                out.merge_range(top, left, bottom, right, "" if value is None else value)
+            except Exception:  # (a range that overlaps another): the cells stay as they are
+                continue
     out.freeze_panes(header_row, 0)
