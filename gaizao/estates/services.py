@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from gaizao.accounts.scoping import Action, Role, scope_for
 from gaizao.core.audit import _plain, record_change, record_changes_bulk
@@ -617,7 +618,8 @@ def estates_admit(*, actor, estates, year, cause: str = "") -> int:
     year = _year(year)
     ids = [e.pk if isinstance(e, Estate) else int(e) for e in estates]
     if not ids:
-        raise ServiceError(ErrorCode.INVALID, _("Choose at least one estate."), fields={"estates": [_("empty")]})
+        message = _("Choose at least one estate.")
+        raise ServiceError(ErrorCode.INVALID, message, fields={"estates": [message]})
     rows = list(Estate.objects.select_for_update().select_related("region").filter(pk__in=ids).order_by("pk"))
     if len(rows) != len(set(ids)):
         raise NotFoundError()
@@ -731,6 +733,11 @@ def _last_pool_year(estate: Estate) -> int | None:
 # merged renovation projects (片区)
 
 
+def _codes_text(codes: list[str]) -> str:
+    """Estate codes as a list in the user's language (330106-000008、330106-000009)."""
+    return pgettext("separator between list items", ", ").join(codes)
+
+
 def _distance_m(a: Estate, b: Estate) -> float | None:
     if None in (a.latitude, a.longitude, b.latitude, b.longitude):
         return None
@@ -767,8 +774,8 @@ def estates_merge(*, actor, estates, name: str, cause: str = "") -> RenovationPr
     except _Bad as exc:
         raise ServiceError(ErrorCode.INVALID, _("Give the project a name."), fields={"name": [str(exc)]}) from None
     if len(ids) < 2:
-        raise ServiceError(ErrorCode.INVALID, _("Choose at least two estates to merge."),
-                           fields={"estates": [_("at least two")]})
+        message = _("Choose at least two estates to merge.")
+        raise ServiceError(ErrorCode.INVALID, message, fields={"estates": [message]})
     members = list(Estate.objects.select_for_update().select_related("region", "county").filter(pk__in=ids))
     if len(members) != len(ids):
         raise NotFoundError()
@@ -780,11 +787,11 @@ def estates_merge(*, actor, estates, name: str, cause: str = "") -> RenovationPr
     busy = [e.code for e in members if e.project_id]
     if busy:
         raise ServiceError(ErrorCode.INVALID, _("Some estates already belong to a project: %(codes)s")
-                           % {"codes": ", ".join(busy)}, fields={"estates": busy})
+                           % {"codes": _codes_text(busy)}, fields={"estates": busy})
     dropped = [e.code for e in members if e.status == EstateStatus.DROPPED]
     if dropped:
         raise ServiceError(ErrorCode.ESTATE_TRANSITION_INVALID, _("Dropped estates cannot be merged: %(codes)s")
-                           % {"codes": ", ".join(dropped)}, fields={"estates": dropped})
+                           % {"codes": _codes_text(dropped)}, fields={"estates": dropped})
     # connected under adjacency
     reached, frontier = {members[0].pk}, [members[0]]
     while frontier:
@@ -797,7 +804,7 @@ def estates_merge(*, actor, estates, name: str, cause: str = "") -> RenovationPr
     if apart:
         raise ServiceError(ErrorCode.ESTATES_NOT_ADJACENT,
                            _("These estates are not adjacent to the others (same community or within "
-                             "%(m)s m): %(codes)s") % {"m": MERGE_MAX_DISTANCE_M, "codes": ", ".join(apart)},
+                             "%(m)s m): %(codes)s") % {"m": MERGE_MAX_DISTANCE_M, "codes": _codes_text(apart)},
                            fields={"estates": apart})
     county = members[0].county
     region = Region.objects.get(code=_common_region([e.region.code for e in members]))

@@ -5,13 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gaizao.accounts.scoping import Action, restrict
@@ -26,14 +28,49 @@ from .models import EligibilityPolicy, Estate, EstateStatus, HousingType, Priori
 PAGE_SIZE = 50
 
 
-def _error_text(exc: ServiceError) -> str:
+# the pages' names of the fields the pool and merge services report (their forms' labels)
+FIELD_LABELS = {"year": gettext_lazy("Pool year"), "to_year": gettext_lazy("Defer to year"),
+                "reason": gettext_lazy("Reason"), "name": gettext_lazy("Project name")}
+# fields whose values are stored codes (ineligible, pooled) that the message already says in words
+CODE_FIELDS = {"rows", "status", "eligibility"}
+LABELLED_MODELS = (Estate, RenovationProject, EligibilityPolicy, PriorityWeights)
+
+
+def field_label(key: str) -> str | None:
+    """A field key in the user's language: the form's label or the model field's verbose name."""
+    if key in FIELD_LABELS:
+        return str(FIELD_LABELS[key])
+    for model in LABELLED_MODELS:
+        try:
+            return capfirst(model._meta.get_field(key).verbose_name)
+        except FieldDoesNotExist:
+            continue
+    return None
+
+
+def _error_text(exc: ServiceError, *, skip=()) -> str:
+    """The message of a service error with the details it adds, in words: a field by its label, a list of
+    estates as a list (330106-000008、330106-000009), an estate's own problem after its code; no raw keys, and
+    nothing the message already says. `skip`: fields shown elsewhere (next to their form field)."""
+    list_separator = pgettext("separator between list items", ", ")
     details = []
     for key, values in (exc.fields or {}).items():
-        if key == "rows":
+        if key in CODE_FIELDS or key in skip:
             continue
-        for value in values if isinstance(values, list) else [values]:
-            details.append(f"{key}: {value}")
-    return exc.message + (" (" + "; ".join(details[:10]) + ")" if details else "")
+        values = [str(v) for v in (values if isinstance(values, list | tuple) else [values])]
+        values = [v for v in values if v and v not in exc.message]
+        if not values:
+            continue
+        if key == "estates":  # estate codes
+            details.append(list_separator.join(values))
+            continue
+        label = field_label(key) if key.isidentifier() else key  # not a field: an estate's code
+        for value in values:
+            details.append(_("%(key)s: %(value)s") % {"key": label, "value": value} if label else value)
+    if not details:
+        return exc.message
+    pairs = pgettext("separator between key-value pairs", "; ").join(details[:10])
+    return _("%(message)s (%(details)s)") % {"message": exc.message, "details": pairs}
 
 
 # ---------------------------------------------------------------------------------------------
