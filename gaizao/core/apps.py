@@ -11,8 +11,11 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from . import attention, selectors
+        from .audit import register_verbs
 
         attention.register(selectors.jobs_needing_attention)
+        register_verbs({"admin.save": _("Saved in the administration"),
+                        "admin.delete": _("Deleted in the administration")})
 
 
 class GaizaoAdminConfig(admin_apps.AdminConfig):
