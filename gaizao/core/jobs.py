@@ -2,7 +2,8 @@
 
 A job kind names a handler `fn(job, progress)` returning a JSON-ready result.
 Apps register their kinds in `JOB_HANDLERS` by dotted path, so this module
-imports no app code at import time.
+imports no app code at import time, and name them for people (label, result
+page) with `core.job_kinds.register_job_kind` in their `AppConfig.ready()`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from .errors import ErrorCode, ServiceError
 from .job_progress import ProgressReporter
 from .models import Job, JobStatus
 from .request_context import current_request_id, request_id_bound
+
+# begins the traceback that a job stopped by an unexpected error keeps in its `error` (for administrators)
+CRASH_MARK = "Traceback (most recent call last)"
 
 JOB_HANDLERS: dict[str, str] = {
     "regions.reload": "gaizao.regions.jobs.regions_reload_job",

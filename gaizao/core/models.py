@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from gaizao.accounts.scoping import ScopedQuerySet
 
 from .errors import ErrorCode, ServiceError
+from .job_kinds import job_kind_label
 from .job_progress import read_live
 
 
@@ -131,7 +132,12 @@ class Job(models.Model):
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk}"
+        return f"{self.kind_label} #{self.pk}"
+
+    @property
+    def kind_label(self) -> str:
+        """The kind's name for people (core.job_kinds), else the stored kind."""
+        return job_kind_label(self.kind)
 
     @classmethod
     def from_db(cls, db, field_names, values):

@@ -23,7 +23,8 @@ from .audit import history_of
 from .audit_display import describe_entries
 from .errors import ErrorCode, ServiceError
 from .filters import AuditFilter
-from .jobs import jobs_fail_stale
+from .job_kinds import job_result_rows, job_result_url
+from .jobs import CRASH_MARK, jobs_fail_stale
 from .models import AuditEntry, Job, JobStatus
 from .params import whole_number
 from .selectors import home_summary, job_queue_note
@@ -134,7 +135,9 @@ def job_detail(request, pk: int):
     jobs_fail_stale()
     job = get_object_or_404(restrict(Job.objects.select_related("region", "created_by"), request.user), pk=pk)
     template = "core/_job_progress.html" if request.htmx else "core/job_detail.html"
-    return render(request, template, {"job": job, "JobStatus": JobStatus, "queue_note": job_queue_note(job)})
+    return render(request, template, {
+        "job": job, "JobStatus": JobStatus, "queue_note": job_queue_note(job), "result_rows": job_result_rows(job),
+        "result_url": job_result_url(job), "job_crash": job.status == JobStatus.FAILED and CRASH_MARK in job.error})
 
 
 def error_404(request, exception=None):
