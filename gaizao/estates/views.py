@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
+from django.core.validators import MinValueValidator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -325,6 +326,25 @@ class WeightsForm(forms.ModelForm):
         fields = ["age", "age_full_years", "basic_item", "improvement_item", "enhancement_item", "deficiency_cap",
                   "willingness", "priority_housing", "hazard"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # the service's rule, checked with the other fields so that every error shows at once, next to its field
+        for field in self.fields.values():
+            field.validators.append(MinValueValidator(0, message=_("Weights cannot be negative.")))
+            field.widget.attrs.setdefault("min", 0)
+
+
+def _errors_to_fields(exc: ServiceError, forms_: tuple[forms.Form, ...]) -> None:
+    """A service's field errors next to those fields of `forms_`; the rest (and the message) above the first."""
+    placed = set()
+    for key, values in (exc.fields or {}).items():
+        form = next((f for f in forms_ if key in f.fields), None)
+        if form is not None:
+            for value in values if isinstance(values, list | tuple) else [values]:
+                form.add_error(key, str(value))
+            placed.add(key)
+    forms_[0].add_error(None, _error_text(exc, skip=placed))
+
 
 @login_required
 @require_GET
@@ -354,14 +374,15 @@ def rules_edit(request, code: str):
             raise Http404
         policy_form = PolicyForm(request.POST, instance=policy, prefix="policy")
         weights_form = WeightsForm(request.POST, instance=weights, prefix="weights")
-        if policy_form.is_valid() and weights_form.is_valid():
+        valid = [form.is_valid() for form in (policy_form, weights_form)]  # both checked: every error at once
+        if all(valid):
             try:
                 result = services.rules_save(
                     actor=request.user, region=region,
                     policy={f: policy_form.cleaned_data[f] for f in PolicyForm.Meta.fields},
                     weights={f: weights_form.cleaned_data[f] for f in WeightsForm.Meta.fields})
             except ServiceError as exc:
-                policy_form.add_error(None, _error_text(exc))
+                _errors_to_fields(exc, (policy_form, weights_form))
             else:
                 if "job" in result:
                     messages.info(request, _("The rules were saved; %(n)s estates are re-evaluated in the "
