@@ -121,3 +121,15 @@ def test_plain_text_of_stored_values():
         assert plain_text(list(range(50))) == "50 items"
         assert plain_text(None) == plain_text("") == plain_text([]) == "—"
     assert number_text(1234567) == "1,234,567" and number_text(2025) == "2025"
+
+
+@pytest.mark.django_db
+def test_audit_list_filters_have_labels_of_their_own(zhejiang):
+    """django-filter's default labels add English lookup words: 区划代码 starts with, 时间 is less than."""
+    page = page_client(make_user(Role.PROVINCE_ADMIN, username="audit-filter-labels")).get(
+        reverse("audit:list"), {"since": "2026-12-01T00:00"}).content.decode()
+    form = page.split('<form method="get" class="filters">', 1)[1].split("</form>", 1)[0]
+    assert "区划代码开头为" in form and "时间起" in form and "时间止" in form
+    for english in ("starts with", "greater than", "less than", "is "):
+        assert english not in form, english
+    assert 'type="datetime-local" name="since" value="2026-12-01T00:00"' in form

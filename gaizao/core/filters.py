@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,9 +14,13 @@ class AuditFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(field_name="actor_name")
     action = django_filters.ChoiceFilter(choices=AuditAction.choices)
     request_id = django_filters.CharFilter()
-    region = django_filters.CharFilter(field_name="region_code", lookup_expr="startswith")
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    # labels of their own: django-filter's default adds its English lookup words ("区划代码 starts with")
+    region = django_filters.CharFilter(field_name="region_code", lookup_expr="startswith",
+                                       label=gettext_lazy("Region code starts with"))
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", label=gettext_lazy("Time from"),
+                                             widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt", label=gettext_lazy("Time until"),
+                                             widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
     class Meta:
         model = AuditEntry
