@@ -17,7 +17,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from gaizao.accounts.scoping import Action, Scope, restrict, scope_for
 from gaizao.core.errors import ErrorCode, NotFoundError, ServiceError
@@ -88,8 +88,12 @@ def period_from_param(value) -> PlanPeriod:
         default = period_default()
         if default.pk is None and text == default.label:  # the unsaved default the pages offer before set-up
             return default
-        raise ServiceError(ErrorCode.PLAN_PERIOD_INVALID, _("No plan period %(value)s.") % {"value": text[:20]},
-                           fields={"period": [_("unknown period")]}) from None
+        known = [p.label for p in periods()]
+        raise ServiceError(ErrorCode.PLAN_PERIOD_INVALID, _(
+            "The parameter period=%(value)s is not a plan period: write a period as its first and last year, "
+            "e.g. %(example)s (periods set up: %(known)s).") % {
+                "value": text[:20], "example": known[0], "known": pgettext("separator between list items", ", ").join(known[:10])},
+            fields={"period": [_("unknown period")]}) from None
 
 
 def home_region(user) -> Region | None:

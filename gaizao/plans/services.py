@@ -12,6 +12,7 @@ import calendar
 import datetime
 import io
 from collections.abc import Iterable
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -355,13 +356,27 @@ def unit_costs_delete(*, actor, region: Region, cause: str = "") -> bool:
 # budgets
 
 
-@transaction.atomic
-def budget_set(*, actor, county: Region, year, budget_wan, cause: str = "") -> PlanBudget | None:
-    """Set (or with an empty amount, remove) a county's budget for a year, in 万元."""
+def _require_budget_manager(actor, county: Region) -> None:
     _county(county)
     if not can_manage_budget(actor, county.code):
         _see(actor, county.code)
         raise PermissionDeniedError(_("Only the county, its city or the province sets budgets."))
+
+
+def _budget_amount(value) -> Decimal:
+    """An amount in 万元 as typed: a number, not negative, to the yuan (4 decimals) at most."""
+    try:
+        if Decimal(str(value).strip().replace(",", "")) < 0:
+            raise _bad(ErrorCode.PLAN_BUDGET_INVALID, "budget_wan", _("A budget cannot be negative."))
+    except InvalidOperation:
+        pass  # not a number: said below
+    return _as_decimal(value, "budget_wan", ErrorCode.PLAN_BUDGET_INVALID, places=4, high=optimiser.MAX_BUDGET_WAN)
+
+
+@transaction.atomic
+def budget_set(*, actor, county: Region, year, budget_wan, cause: str = "") -> PlanBudget | None:
+    """Set (or with an empty amount, remove) a county's budget for a year, in 万元."""
+    _require_budget_manager(actor, county)
     year = _as_int(year, "year", ErrorCode.PLAN_BUDGET_INVALID, low=2000, high=2100)
     row = PlanBudget.objects.select_for_update().filter(county=county, year=year).first()
     if budget_wan in (None, ""):
@@ -370,8 +385,7 @@ def budget_set(*, actor, county: Region, year, budget_wan, cause: str = "") -> P
                           verb="plans.budget_delete", cause=cause)
             row.delete()
         return None
-    amount = _as_decimal(budget_wan, "budget_wan", ErrorCode.PLAN_BUDGET_INVALID, places=4,
-                         high=optimiser.MAX_BUDGET_WAN)
+    amount = _budget_amount(budget_wan)
     before = snapshot(row) if row else None
     if row is not None and row.budget_wan == amount:
         return row
@@ -385,7 +399,21 @@ def budget_set(*, actor, county: Region, year, budget_wan, cause: str = "") -> P
 
 @transaction.atomic
 def budgets_set(*, actor, county: Region, amounts: dict, cause: str = "") -> None:
-    """Several years of one county's budget ({year: amount or ""}), all of them or none."""
+    """Several years of one county's budget ({year: amount or ""}), all of them or none. Every refused
+    amount is named (county, year, value, reason) in `fields`, under budget_<year> as the page's cells."""
+    _require_budget_manager(actor, county)
+    problems = {}
+    for year, budget_wan in amounts.items():
+        try:
+            _as_int(year, "year", ErrorCode.PLAN_BUDGET_INVALID, low=2000, high=2100)
+            if budget_wan not in (None, ""):
+                _budget_amount(budget_wan)
+        except ServiceError as exc:
+            problems[f"budget_{year}"] = [_("%(county)s %(year)s: “%(value)s”: %(reason)s") % {
+                "county": county.name, "year": year, "value": _text(budget_wan, 40), "reason": exc.message}]
+    if problems:
+        raise ServiceError(ErrorCode.PLAN_BUDGET_INVALID, _("Nothing was saved: %(n)s amount(s) are wrong.") % {
+            "n": len(problems)}, fields=problems)
     for year, budget_wan in amounts.items():
         budget_set(actor=actor, county=county, year=year, budget_wan=budget_wan, cause=cause)
 
@@ -597,6 +625,18 @@ def _subject(plan: ActionPlan, estate, project):
     return max(years) if years else None
 
 
+@contextmanager
+def _naming_the_subject(subject, words):
+    """A refused item names its estate or project: the page lists many rows, and the message shows above
+    them all (翠苑一区坊未保存：计划开工时间不能晚于计划完工时间。). The fields keep their names."""
+    try:
+        yield
+    except ServiceError as exc:
+        if exc.code == ErrorCode.PLAN_ITEM_INVALID and subject is not None:
+            exc.message = str(words) % {"subject": subject.name, "problem": exc.message}
+        raise
+
+
 @transaction.atomic
 def plan_item_add(*, actor, plan: ActionPlan, estate: Estate | None = None, project: RenovationProject | None = None,
                   year=None, planned_start=None, planned_finish=None, is_model: bool = False, note: str = "",
@@ -604,7 +644,8 @@ def plan_item_add(*, actor, plan: ActionPlan, estate: Estate | None = None, proj
     plan = _locked_plan(plan)
     _require_edit(actor, plan)
     earliest = _subject(plan, estate, project)
-    year, start, finish = _clean_schedule(plan, year, planned_start, planned_finish, earliest)
+    with _naming_the_subject(estate or project, gettext_lazy("%(subject)s was not added: %(problem)s")):
+        year, start, finish = _clean_schedule(plan, year, planned_start, planned_finish, earliest)
     values = _subject_values(plan, estate=estate, project=project)
     item = PlanItem(plan=plan, estate=estate, project=project, year=year, planned_start=start, planned_finish=finish,
                     is_model=bool(is_model), note=_text(note, 200), **values)
@@ -626,6 +667,11 @@ def plan_item_update(*, actor, item: PlanItem, changes: dict, cause: str = "") -
     unknown = set(changes) - set(ITEM_EDITABLE)
     if unknown:
         raise _bad(ErrorCode.PLAN_ITEM_INVALID, sorted(unknown)[0], _("This field cannot be changed here."))
+    with _naming_the_subject(item.subject, gettext_lazy("%(subject)s was not saved: %(problem)s")):
+        return _item_changes_save(actor, plan, item, changes, cause)
+
+
+def _item_changes_save(actor, plan: ActionPlan, item: PlanItem, changes: dict, cause: str) -> bool:
     before = snapshot(item)
     if any(k in changes for k in ("year", "planned_start", "planned_finish")):
         earliest = item.estate.pool_year if item.estate_id else max(

@@ -71,9 +71,35 @@ def handles_service_errors(view):
                     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
                         back = reverse("plans:list")
                 return redirect(back)
-            return render(request, "400.html", {"message": exc.message}, status=400)
+            return render(request, "plans/bad_request.html", {"message": exc.message, "fields": exc.fields},
+                          status=400)
 
     return wrapper
+
+
+KEPT_INPUT = "plans.kept_input"
+
+
+def _refused(request, exc: ServiceError, back: str, *, form: str = "", values: dict | None = None,
+             lines: list | tuple = ()):
+    """A POST the service refused: back to the page it came from, with the message, each problem named
+    (`lines`), and what was typed kept for that page's form (`form`, read once by `_kept_input`)."""
+    if isinstance(exc, NotFoundError | PermissionDeniedError):
+        raise exc
+    messages.error(request, exc.message)
+    for line in list(lines)[:20]:
+        messages.error(request, line)
+    if form:
+        request.session[KEPT_INPUT] = {"form": form, "values": values or {},
+                                       "fields": sorted(str(k) for k in exc.fields)}
+    return redirect(back)
+
+
+def _kept_input(request, prefix: str) -> dict | None:
+    """What was typed before the refusal that led here ({form, values, fields}) when its form's name starts
+    with `prefix`; None otherwise. Read once, by the next page that looks: like the message beside it."""
+    kept = request.session.pop(KEPT_INPUT, None) if KEPT_INPUT in request.session else None
+    return kept if kept and str(kept.get("form", "")).startswith(prefix) else None
 
 
 def _period(request) -> PlanPeriod:
@@ -137,6 +163,9 @@ def plan_detail(request, pk: int):
             raise ServiceError("invalid", _("Unknown year."))
         items = items.filter(year=year_number)
     page = Paginator(items, 100).get_page(request.GET.get("page"))
+    kept = _kept_input(request, f"plan-{plan.pk}-")
+    page.object_list = [_item_row(item, kept) for item in page.object_list]
+    add_form = kept["values"] if kept and kept["form"] == f"plan-{plan.pk}-add" else {}
     can_edit = services.can_edit_plan(request.user, plan)
     steps = workflow.steps_open_to(request.scope, plan.status, plan.county.code)
     # every read below goes through the user's scope, like the plan itself
@@ -154,8 +183,24 @@ def plan_detail(request, pk: int):
     return render(request, "plans/plan_detail.html", {
         "plan": plan, "figures": figures, "page": page, "can_edit": can_edit, "steps": steps,
         "can_adjust": can_adjust, "events": plan.events.all(), "versions": versions, "candidates": candidates,
-        "projects": projects, "year": year, "classes": ContentClass.choices,
+        "projects": projects, "year": year, "classes": ContentClass.choices, "add_form": add_form,
         "can_optimise": services.can_optimise(request.user, plan.county)})
+
+
+ITEM_FORM = ("year", "planned_start", "planned_finish")
+
+
+def _item_row(item: PlanItem, kept: dict | None) -> PlanItem:
+    """The item with the values its row form shows (`item.form`): as stored, or as typed when this row's
+    save was just refused (`item.form["refused"]`, with the refused fields)."""
+    form = {"year": item.year, "planned_start": item.planned_start.isoformat() if item.planned_start else "",
+            "planned_finish": item.planned_finish.isoformat() if item.planned_finish else "",
+            "is_model": item.is_model, "content_classes": list(item.content_classes or []), "refused": False,
+            "fields": []}
+    if kept and kept["form"].endswith(f"-item-{item.pk}"):
+        form.update({k: v for k, v in kept["values"].items() if k in form}, refused=True, fields=kept["fields"])
+    item.form = form
+    return item
 
 
 @login_required
@@ -163,6 +208,18 @@ def plan_detail(request, pk: int):
 @handles_service_errors
 def plan_items(request, pk: int):
     plan = selectors.plan_get(request.user, pk)
+    try:
+        _plan_item_add(request, plan)
+    except ServiceError as exc:
+        typed = {k: request.POST.get(k, "")[:40] for k in ("estate", "project", "year")}
+        typed["is_model"] = request.POST.get("is_model") in ("on", "1", "true")
+        return _refused(request, exc, reverse("plans:detail", args=[plan.pk]), form=f"plan-{plan.pk}-add",
+                        values=typed)
+    messages.success(request, _("Added to the plan."))
+    return redirect("plans:detail", pk=plan.pk)
+
+
+def _plan_item_add(request, plan: ActionPlan) -> None:
     estate = project = None
     if request.POST.get("project"):
         project = restrict(RenovationProject.objects.filter(code=request.POST["project"].strip()[:32],
@@ -180,8 +237,6 @@ def plan_items(request, pk: int):
                            planned_finish=request.POST.get("planned_finish"),
                            is_model=request.POST.get("is_model") in ("on", "1", "true"),
                            note=request.POST.get("note", ""))
-    messages.success(request, _("Added to the plan."))
-    return redirect("plans:detail", pk=plan.pk)
 
 
 @login_required
@@ -190,22 +245,28 @@ def plan_items(request, pk: int):
 def plan_item(request, pk: int, item_pk: int):
     plan = selectors.plan_get(request.user, pk)
     item = get_object_or_404(restrict(PlanItem.objects.filter(plan=plan), request.user), pk=item_pk)
+    back = request.POST.get("next") if str(request.POST.get("next", "")).startswith("/plans/") \
+        else reverse("plans:detail", args=[plan.pk])
     if request.POST.get("action") == "delete":
         services.plan_item_remove(actor=request.user, item=item)
         messages.success(request, _("Removed from the plan."))
-    else:
-        changes = {}
-        for name in ("year", "planned_start", "planned_finish", "note"):
-            if name in request.POST:
-                changes[name] = request.POST[name]
-        if "is_model_present" in request.POST:
-            changes["is_model"] = request.POST.get("is_model") in ("on", "1", "true")
-        if "is_model_present" in request.POST:  # the row form: its class boxes say the classes
-            changes["content_classes"] = request.POST.getlist("content_classes")
+        return redirect(back)
+    changes = {}
+    for name in (*ITEM_FORM, "note"):
+        if name in request.POST:
+            changes[name] = request.POST[name]
+    if "is_model_present" in request.POST:  # the row form: its boxes say the model flag and the classes
+        changes["is_model"] = request.POST.get("is_model") in ("on", "1", "true")
+        changes["content_classes"] = request.POST.getlist("content_classes")
+    try:
         services.plan_item_update(actor=request.user, item=item, changes=changes)
-        messages.success(request, _("Saved."))
-    return redirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/plans/")
-                    else reverse("plans:detail", args=[plan.pk]))
+    except ServiceError as exc:
+        typed = {k: str(v)[:40] for k, v in changes.items() if k in ITEM_FORM}
+        if "is_model_present" in request.POST:
+            typed.update(is_model=changes["is_model"], content_classes=changes["content_classes"][:10])
+        return _refused(request, exc, back, form=f"plan-{plan.pk}-item-{item.pk}", values=typed)
+    messages.success(request, _("Saved."))
+    return redirect(back)
 
 
 @login_required
@@ -431,12 +492,16 @@ def rules(request):
 def budgets(request):
     period = _period(request)
     region = selectors.region_from_param(request.user, request.GET.get("region") or request.POST.get("region"))
+    here = f"{reverse('plans:budgets')}?region={region.code}&period={period.label}"
     if request.method == "POST":
         if request.FILES.get("budget_file"):
-            upload = request.FILES["budget_file"]
-            if upload.size > MAX_UPLOAD:
-                raise ServiceError("budget_file_invalid", _("The budget file is too large (2 MB at most)."))
-            result = services.budgets_import(actor=request.user, source=upload.read(), period=period)
+            try:
+                upload = request.FILES["budget_file"]
+                if upload.size > MAX_UPLOAD:
+                    raise ServiceError("budget_file_invalid", _("The budget file is too large (2 MB at most)."))
+                result = services.budgets_import(actor=request.user, source=upload.read(), period=period)
+            except ServiceError as exc:
+                return _refused(request, exc, here, lines=exc.fields.get("rows", [])[:10])
             messages.success(request, _("Budget file read: %(created)s new, %(updated)s changed, %(unchanged)s "
                                         "unchanged.") % result)
         else:
@@ -444,15 +509,26 @@ def budgets(request):
                 code=request.POST.get("county", "")[:12]).first()
             if county is None:
                 raise NotFoundError()
-            services.budgets_set(actor=request.user, county=county, amounts={
-                year: request.POST[f"budget_{year}"].strip() for year in period.years
-                if f"budget_{year}" in request.POST})
+            amounts = {year: request.POST[f"budget_{year}"].strip() for year in period.years
+                       if f"budget_{year}" in request.POST}
+            try:
+                services.budgets_set(actor=request.user, county=county, amounts=amounts)
+            except ServiceError as exc:
+                return _refused(request, exc, here, form=f"budgets-{county.code}",
+                                values={str(y): v[:40] for y, v in amounts.items()},
+                                lines=[p for problems in exc.fields.values() for p in problems])
             messages.success(request, _("Saved."))
-        return redirect(f"{reverse('plans:budgets')}?region={region.code}&period={period.label}")
+        return redirect(here)
+    kept = _kept_input(request, "budgets-")
     counties = list(selectors.counties_in(request.user, region))
     rows = {(b.county.code, b.year): b.budget_wan for b in selectors.budgets_for(request.user, region, period)}
-    table = [{"county": c, "cells": [(y, rows.get((c.code, y))) for y in period.years],
-              "editable": services.can_manage_budget(request.user, c.code)} for c in counties]
+    table = []
+    for c in counties:
+        typed = kept["values"] if kept and kept["form"] == f"budgets-{c.code}" else None
+        cells = [{"year": y, "value": rows.get((c.code, y)),
+                  "typed": None if typed is None else typed.get(str(y)),
+                  "refused": bool(typed is not None and f"budget_{y}" in kept["fields"])} for y in period.years]
+        table.append({"county": c, "cells": cells, "editable": services.can_manage_budget(request.user, c.code)})
     return render(request, "plans/budgets.html", {**_common(request, region, period), "table": table,
                                                   "years": period.years})
 
