@@ -42,6 +42,9 @@ def test_county_official_ranks_admits_and_maps(live_server, page, zhejiang):
     assert page.locator("#estate-map canvas").count() >= 1
     # zoomed to the county's estates, not left on the whole province (zoom about 7)
     assert float(page.locator("#estate-map").get_attribute("data-zoom")) >= 11
+    # the zoom buttons' tooltips are Chinese, not Leaflet's English defaults
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "放大"
+    assert page.locator(".leaflet-control-zoom-out").get_attribute("title") == "缩小"
 
 
 def test_enter_in_the_project_name_never_admits(live_server, page, zhejiang):

@@ -21,7 +21,10 @@
     if (!el || !window.L) { return; }
     var d = el.dataset;
     var statusLabels = JSON.parse(d.statusLabels || "{}");
-    var map = L.map(el, { preferCanvas: true, zoomSnap: 0.25, attributionControl: false }).setView([29.2, 120.4], 7);
+    var map = L.map(el, { preferCanvas: true, zoomSnap: 0.25, attributionControl: false, zoomControl: false })
+      .setView([29.2, 120.4], 7);
+    // the zoom buttons' tooltips in the page's language (Leaflet's own are English)
+    L.control.zoom({ zoomInTitle: d.labelZoomIn || "Zoom in", zoomOutTitle: d.labelZoomOut || "Zoom out" }).addTo(map);
     var renderer = L.canvas({ padding: 0.3 });
     var countyCounts = {};
     var countyLayer = null;
