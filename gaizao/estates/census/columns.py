@@ -58,7 +58,7 @@ HOUSING_SYNONYMS = {
     HousingType.REFORMED_PUBLIC: ("房改", "房改房屋", "已购公房", "售后公房", "房改售房"),
     HousingType.PUBLIC: ("公有住房", "直管公房", "公有房屋", "公租房", "直管公房"),
     HousingType.COMMODITY: ("商品住宅", "商品房屋", "商品"),
-    HousingType.WORK_UNIT: ("单位房", "单位自管", "单位自管公房", "自管公房", "单位宿舍"),
+    HousingType.WORK_UNIT: ("单位房", "单位自管", "单位自管公房", "自管公房", "单位宿舍", "单位自建房"),
     HousingType.MIXED: ("混合产权", "混合型", "多种"),
     HousingType.OTHER: ("其它",),
 }
