@@ -15,12 +15,22 @@ from .models import Job, JobStatus
 
 
 def home_summary(*, user, scope: Scope) -> dict:
-    codes = [code for _role, code in scope.memberships if code]
-    regions = {r.code: r for r in Region.objects.filter(code__in=codes)}
-    memberships = [{"role": Role(role).label, "region": regions.get(code)} for role, code in scope.memberships]
+    from gaizao.accounts.models import Membership
+
+    rows = Membership.objects.filter(user=user, is_active=True).select_related(
+        "region", "organisation__region").order_by("role", "pk")
+    memberships = []
+    for m in rows:
+        region = m.region or (m.organisation.region if m.organisation else None)
+        memberships.append({"role": m.get_role_display(), "region": region, "organisation": m.organisation,
+                            # a resident's community or a company's home region is no page of theirs
+                            "region_linked": region is not None and scope.covers(region.code)})
     top_regions = restrict(Region.objects.all(), user).filter(code__in=list(scope.prefixes("view")))
     return {
         "memberships": memberships,
+        # people with no region-wide role: what the site is for them
+        "resident_of": [m.region for m in rows if m.role == Role.RESIDENT and m.region is not None],
+        "party_for": [m.organisation for m in rows if m.role == Role.PROJECT_PARTY and m.organisation is not None],
         "attention": attention_for(user=user, scope=scope),
         "top_regions": top_regions,
         "region_count": restrict(Region.objects.filter(is_active=True), user).count(),
