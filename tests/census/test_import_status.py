@@ -96,12 +96,17 @@ def test_a_dry_run_without_problems_says_how_many_estates_can_be_imported(client
     assert outcome_of(page_of(client, commit)) == "导入完成"
 
 
-def test_a_job_that_crashed_shows_its_first_line_not_a_traceback(client, official, django_capture_on_commit_callbacks):
+def test_a_job_that_crashed_says_so_plainly_and_only_an_admin_sees_the_traceback(client, official,
+                                                                                  django_capture_on_commit_callbacks):
     job = upload_and_run(client, django_capture_on_commit_callbacks, xlsx_bytes([good_row(1)]), mode="dry_run")
     Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, result=None, progress=40,
                                          error='OSError: disk full\nTraceback (most recent call last):\n  File "x"')
     page = page_of(client, job)
-    assert outcome_of(page) == "检查失败" and "OSError: disk full" in page and "Traceback" not in page
+    assert outcome_of(page) == "检查失败" and "任务因系统内部错误而中止，未保存任何内容；请告知管理员。" in page
+    assert "OSError" not in page and "Traceback" not in page
+    client.force_login(make_user(Role.PROVINCE_ADMIN, username="census-status-admin"))
+    page = page_of(client, job)
+    assert "技术细节" in page and "OSError: disk full" in page
 
 
 def test_a_running_job_shows_its_step_and_progress(client, official, django_capture_on_commit_callbacks):

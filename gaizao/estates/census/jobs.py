@@ -28,7 +28,7 @@ from django.utils.translation import ngettext
 from gaizao.accounts.scoping import Action, scope_for
 from gaizao.core.audit import record_change
 from gaizao.core.errors import ErrorCode, NotFoundError, ServiceError
-from gaizao.core.jobs import job_start
+from gaizao.core.jobs import CRASH_MARK, job_start
 from gaizao.core.models import AuditAction, Job, JobStatus
 from gaizao.regions.models import Region
 
@@ -227,7 +227,8 @@ def job_report(job: Job) -> dict | None:
 def job_outcome(job: Job, report: dict | None = None) -> dict:
     """What a census job came to, as its page and the list of recent imports say it: `state` and one
     line of `text`, plus the `reason` of a failure. States: "active" (queued or running: the page shows the
-    step and the progress bar), "failed" (refused or stopped, with its reason), "problems" (a check that
+    step and the progress bar), "failed" (refused or stopped, with its reason; `crash` when an unexpected
+    error stopped it, whose traceback only province admins see), "problems" (a check that
     found problems; nothing was imported), "ready" (a check that found none) and "imported"."""
     dry_run = job.params.get("dry_run", True)
     if not job.is_finished:
@@ -237,10 +238,12 @@ def job_outcome(job: Job, report: dict | None = None) -> dict:
     if report is None:
         report = job_report(job)
     if job.status == JobStatus.FAILED:
-        reason = job.error or ""
-        if not (isinstance(job.result, dict) and "code" in job.result):
-            reason = reason.split("\n", 1)[0]  # not a refusal of the file: its first line, not the traceback
-        return {"state": "failed", "text": _("Check failed") if dry_run else _("Import failed"), "reason": reason}
+        reason, crash = job.error or "", CRASH_MARK in (job.error or "")
+        if crash:  # as the job page says it (core/_job_progress.html); the traceback is for administrators
+            reason = _("The job stopped on an error on our side. Nothing of it was saved; please tell your "
+                       "administrator.")
+        return {"state": "failed", "text": _("Check failed") if dry_run else _("Import failed"), "reason": reason,
+                "crash": crash}
     report = report or {}
     problems = report.get("error_count", 0)
     if dry_run and problems:
