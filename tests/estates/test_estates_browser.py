@@ -1,8 +1,11 @@
 """Real Chromium: a county official ranks eligible estates, admits one from its page, sees the map."""
 
+import os
+
 import pytest
 
 from gaizao.accounts.demo import DEMO_PASSWORD, demo_users_ensure
+from gaizao.estates import services
 from gaizao.estates.models import Estate
 
 from ..conftest import sign_in_through_the_page
@@ -68,3 +71,38 @@ def test_enter_in_the_project_name_never_admits(live_server, page, zhejiang):
     page.wait_for_url("**/estates/projects/*/")
     assert Estate.objects.get(pk=a.pk).project.name == "甲乙片区"
     assert Estate.objects.get(pk=a.pk).status == "surveyed"
+
+
+def test_the_list_reads_on_a_phone_without_sideways_scrolling(live_server, browser, zhejiang, tmp_path):
+    """At 390×844 the table was 919 px wide in a 354 px box: score, rank and status were off-screen."""
+    demo_users_ensure()
+    a = make_estate("330106004053", name="石灰桥邮电局宿舍")
+    b = make_estate("330106004053", name="石灰桥机械厂宿舍")
+    services.estates_merge(actor=None, estates=[a, b], name="石灰桥片区")
+    services.estate_admit(actor=None, estate=a, year=2026)
+    make_estate("330106004055", name="新商品房", built_year=2006, housing_type="commodity")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    phone = context.new_page()
+    try:
+        sign_in_through_the_page(phone, live_server.url, "xihu", DEMO_PASSWORD)
+        phone.goto(f"{live_server.url}/estates/")
+        phone.screenshot(path=os.environ.get("ESTATES_SHOT", str(tmp_path / "estates-390.png")), full_page=True)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        card = phone.locator(f"[data-estate-code='{a.code}']")
+        for part in ("td.name a", "td.code", ".status-pooled", "[data-label='得分']", "[data-label='排名']",
+                     ".badge-eligible", "input[type=checkbox]"):
+            box = card.locator(part).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, part
+        name = card.locator("td.name a").bounding_box()
+        assert name["height"] < 40  # the name on one line, not two characters a line
+        tag = card.locator("td.name .tag").bounding_box()
+        assert tag["height"] < 30  # the 片区 tag in one piece
+    finally:
+        context.close()
+    wide = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    try:
+        sign_in_through_the_page(wide, live_server.url, "xihu", DEMO_PASSWORD)
+        wide.goto(f"{live_server.url}/estates/")
+        assert wide.locator("[data-testid=estate-table] thead th").nth(1).is_visible()  # a table there
+    finally:
+        wide.context.close()
