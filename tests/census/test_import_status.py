@@ -62,6 +62,7 @@ def test_a_failed_import_says_failed_once_with_its_reason_and_no_progress_bar(cl
     assert outcome_of(page) == "导入失败"
     assert status.count("失败") == 1 and "· 失败" not in status
     assert "3 个问题" in status and "未导入任何数据" in status  # the reason
+    assert page.count("未导入任何数据") == 1  # said once, not again above the report
     assert "<progress" not in status and f"{job.progress}%" not in status
 
 
