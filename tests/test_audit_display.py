@@ -51,7 +51,7 @@ def test_history_page_names_fields_and_values_in_words(readmitted):
     text = table_text(page.content.decode())
     # field by verbose name, choice values by label (QA: "status: dropped → pooled")
     assert "状态： 已退出 → 已入库" in text and "状态： 已入库 → 已退出" in text
-    assert "房屋类型： — → 商品房" in text
+    assert "房屋类型： 商品房" in text
     assert "入库年份： — → 2024" in text and "入库年份： — → 2025" in text  # a year is not written 2,025
     # the object by its type's name, not "estates.estate #…"
     assert f"小区 #{estate.pk}" in text and "estates.estate #" not in text
@@ -61,7 +61,10 @@ def test_history_page_names_fields_and_values_in_words(readmitted):
     # lists and mappings as text: the eligibility reasons and the priority breakdown of the new estate
     assert "判定理由" in text and "优先级得分明细" in text
     # related objects by name: the estate's region and its deficiencies
-    assert "石灰桥社区" in text and "#" not in text.split("行政区划：", 1)[1].split("→", 1)[1][:20]
+    assert "行政区划： 石灰桥社区" in text and "县（市、区）： 西湖区" in text
+    # a new object's values stand alone, without "— →" before each
+    assert "房屋类型： 商品房" in text and "— → 商品房" not in text
+    assert "状态原因： — → 居民不同意" in text
 
 
 @pytest.mark.django_db
@@ -71,7 +74,7 @@ def test_history_page_in_english_too(readmitted):
     client.cookies["django_language"] = "en"
     text = table_text(client.get(reverse("audit:history", args=["estates.estate", estate.pk]),
                                  HTTP_ACCEPT_LANGUAGE="en").content.decode())
-    assert "Status: Dropped → In the pool" in text and "Housing type: — → Commodity housing" in text
+    assert "Status: Dropped → In the pool" in text and "Housing type: Commodity housing" in text
 
 
 @pytest.mark.django_db
