@@ -123,6 +123,26 @@ def list_status_counts(*, user, params, rows) -> tuple[dict, int]:
     return status_counts(every_status), listed["total"]
 
 
+DEFICIENCY_PARTS = ("basic", "improvement", "enhancement")
+
+
+def score_rows(breakdown: dict) -> list[dict]:
+    """The score's parts as the estate's page shows them: {"label", "points", "sub", "total"} in the rules'
+    order, with the per-class deficiency points as sub-items (`sub`) under the capped deficiency line that
+    counts, so that the rows that are not sub-items add up to the total."""
+    breakdown = breakdown or {}
+    key_of = {breakdown_rows({key: 0})[0][0]: key for key in breakdown if breakdown_rows({key: 0})}
+    rows, subs = [], []
+    for label, points in breakdown_rows(breakdown):
+        key = key_of[label]
+        row = {"label": label, "points": points, "sub": key in DEFICIENCY_PARTS and "deficiencies" in breakdown,
+               "total": key == "total"}
+        (subs if row["sub"] else rows).append(row)
+        if key == "deficiencies":
+            rows.append(subs)  # the sub-items go here, after their line
+    return [item for row in rows for item in (row if isinstance(row, list) else [row])]
+
+
 def deficiencies_by_class(estate: Estate) -> list[tuple[str, list[CatalogueItem]]]:
     grouped = defaultdict(list)
     for item in estate.deficiencies.all():
@@ -155,7 +175,7 @@ def estate_detail(*, user, pk: int) -> dict:
         "buildings": buildings,
         "households": households,
         "reasons": reasons_text(estate.eligibility_reasons),
-        "breakdown": breakdown_rows(estate.priority_breakdown),
+        "breakdown": score_rows(estate.priority_breakdown),
         "deficiency_groups": deficiencies_by_class(estate),
         "rules": rules,
         "rules_source": _("county override") if rules.policy_region == estate.county.code else _("province default"),
