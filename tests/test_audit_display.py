@@ -136,3 +136,4 @@ def test_audit_list_filters_have_labels_of_their_own(zhejiang):
     for english in ("starts with", "greater than", "less than", "is "):
         assert english not in form, english
     assert 'type="datetime-local" name="since" value="2026-12-01T00:00"' in form
+    assert '<option value="" selected>全部</option>' in form and "---------" not in form

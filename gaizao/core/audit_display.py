@@ -54,7 +54,8 @@ def describe_entries(entries) -> list[AuditEntry]:
             Change(name=key, label=capfirst(str(field.verbose_name)) if field is not None else key,
                    old=_value_text(label, key, field, old, names), new=_value_text(label, key, field, new, names))
             for key, field, old, new in changed]
-        entry.verb_text = verb_label(entry.verb) if entry.verb else ""
+        verb = verb_label(entry.verb) if entry.verb else ""
+        entry.verb_text = "" if verb == str(entry.get_action_display()) else verb  # 登录 · 登录 says it twice
         entry.object_type_text = (capfirst(str(model._meta.verbose_name)) if model is not None
                                   else f"{entry.object_type.app_label}.{entry.object_type.model}")
         entry.actor_text = _("System") if entry.actor_name == SYSTEM_ACTOR else entry.actor_name

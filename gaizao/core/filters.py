@@ -12,7 +12,7 @@ class AuditFilter(django_filters.FilterSet):
     object_type = django_filters.CharFilter(method="filter_object_type", label=gettext_lazy("Object type (app.model)"))
     object_id = django_filters.CharFilter()
     actor = django_filters.CharFilter(field_name="actor_name")
-    action = django_filters.ChoiceFilter(choices=AuditAction.choices)
+    action = django_filters.ChoiceFilter(choices=AuditAction.choices, empty_label=gettext_lazy("All"))
     request_id = django_filters.CharFilter()
     # labels of their own: django-filter's default adds its English lookup words ("区划代码 starts with")
     region = django_filters.CharFilter(field_name="region_code", lookup_expr="startswith",
