@@ -55,6 +55,20 @@ class EstateRegionFilter(RegionCodeFilter):
         return qs.filter(region__code__startswith=code)
 
 
+class EstateFilterForm(forms.Form):
+    """The filters' form: a built-year range that ends before it starts is an error next to its fields (it
+    gave an empty list without a word)."""
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("built_from"), data.get("built_to")
+        if low is not None and high is not None and low > high:
+            message = _("Built from (%(low)s) is after built until (%(high)s).") % {
+                "low": f"{low:g}", "high": f"{high:g}"}
+            self.add_error("built_to", message)
+        return data
+
+
 class EstateFilter(django_filters.FilterSet):
     region = EstateRegionFilter(lookup="region__code__startswith", label=_("Within region (code)"))
     search = django_filters.CharFilter(method="filter_search", label=_("Code or name"))
@@ -76,6 +90,7 @@ class EstateFilter(django_filters.FilterSet):
 
     class Meta:
         model = Estate
+        form = EstateFilterForm
         fields = ["region", "search", "built_from", "built_to", "housing_type", "eligibility", "status",
                   "management_mode", "in_shantytown_plan", "in_historic_district", "has_precast_slab_hazard",
                   "in_project", "pool_year", "sort"]

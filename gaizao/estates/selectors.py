@@ -18,7 +18,7 @@ from gaizao.core.params import whole_number
 from gaizao.regions.models import Region, RegionLevel
 
 from . import geo
-from .filters import EstateFilter
+from .filters import SORTS, EstateFilter
 from .models import (
     Building,
     CatalogueItem,
@@ -61,10 +61,21 @@ def estate_ids_changeable(*, user, ids) -> list[int]:
     return found
 
 
+def list_params(params):
+    """The list's and the map's parameters as they are used: a sort the list does not know (?sort=score) is
+    left out, so the pages fall back to their default order (the API still refuses it)."""
+    if params.get("sort", "") in ("", *SORTS):
+        return params
+    params = params.copy()
+    params.pop("sort")
+    return params
+
+
 def estate_list(*, user, params) -> tuple[EstateFilter, object]:
     """The filter (bound to `params`) and the scoped, filtered, sorted queryset.
 
     Filter errors are left on the filter's form (pages show them, the API answers 400)."""
+    params = list_params(params)
     base = estates_for(user).select_related("region", "county").order_by("code")
     estate_filter = EstateFilter(params, queryset=base)
     if estate_filter.is_bound and not estate_filter.is_valid():

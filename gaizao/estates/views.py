@@ -81,14 +81,16 @@ def _error_text(exc: ServiceError, *, skip=()) -> str:
 @login_required
 @require_GET
 def estate_list(request):
-    estate_filter, rows = selectors.estate_list(user=request.user, params=request.GET)
+    params = selectors.list_params(request.GET)  # an unknown sort falls back to the default order
+    estate_filter, rows = selectors.estate_list(user=request.user, params=params)
     _page_filter_form(request, estate_filter)
-    counts, listed = selectors.list_status_counts(user=request.user, params=request.GET, rows=rows)
+    counts, listed = selectors.list_status_counts(user=request.user, params=params, rows=rows)
     paginator = Paginator(rows, PAGE_SIZE)
     paginator.__dict__["count"] = listed
     page = paginator.get_page(request.GET.get("page"))
-    query = request.GET.copy()
+    query = params.copy()
     query.pop("page", None)
+    sort = params.get("sort", "")
     status_links = []
     for value, label in EstateStatus.choices:
         q = query.copy()
@@ -99,13 +101,13 @@ def estate_list(request):
     for value, label in SORT_LABELS:
         q = query.copy()
         q["sort"] = value
-        sort_links.append({"label": label, "query": q.urlencode(), "active": request.GET.get("sort", "code") == value})
+        sort_links.append({"label": label, "query": q.urlencode(), "active": (sort or "code") == value})
     return render(request, "estates/estate_list.html", {
         "filter": estate_filter, "page": page, "counts": counts, "status_links": status_links,
         "sort_links": sort_links, "can_change": bool(request.scope.prefixes(Action.CHANGE)) or
         request.scope.is_superuser, "this_year": timezone.localdate().year,
         "all_query": _without(query, "status"),
-        "export_query": _without(query, "format"),
+        "export_query": _without(query, "format"), "sort": sort,
     })
 
 
@@ -278,10 +280,11 @@ def project_dissolve(request, pk: int):
 @login_required
 @require_GET
 def estate_map(request):
-    estate_filter, _rows = selectors.estate_list(user=request.user, params=request.GET)
+    params = selectors.list_params(request.GET)
+    estate_filter, _rows = selectors.estate_list(user=request.user, params=params)
     _page_filter_form(request, estate_filter)
-    return render(request, "estates/estate_map.html", {"filter": estate_filter, "query": request.GET.urlencode(),
-                                                       "export_query": _without(request.GET, "format")})
+    return render(request, "estates/estate_map.html", {"filter": estate_filter, "query": params.urlencode(),
+                                                       "export_query": _without(params, "format")})
 
 
 @login_required

@@ -107,3 +107,26 @@ def test_the_list_and_the_map_export_what_they_show_in_the_list_order(official, 
     assert [r[0] for r in list(csv.reader(io.StringIO(by_code)))[1:]] == sorted(shown)  # no sort: by code
     the_map = client.get("/estates/map/", {"status": "pooled"}).content.decode()
     assert "status=pooled" in export_links(the_map)["xlsx"]
+
+
+def test_a_built_year_range_that_ends_before_it_starts_is_said_next_to_the_fields(official, estates):
+    response = page_client(official).get("/estates/", {"built_from": "2010", "built_to": "1990"})
+    html = response.content.decode()
+    label = re.search(r'<label>建成年份止.*?</label>', html, re.S).group(0)
+    assert "建成年份起（2010）晚于建成年份止（1990）。" in label
+    api = api_client_for(official).get("/api/v1/estates/", {"built_from": "2010", "built_to": "1990"})
+    assert api.status_code == 400 and api.json()["fields"]["built_to"]
+    assert len(listed(page_client(official).get("/estates/", {"built_from": "1981", "built_to": "1983"})
+                      .content.decode())) == 3  # a sound range still filters
+
+
+def test_an_unknown_sort_falls_back_to_the_default_order(official, estates):
+    client = page_client(official)
+    html = client.get("/estates/", {"sort": "score", "eligibility": "eligible"}).content.decode()
+    assert listed(html) == sorted(e.code for e in estates[:6])  # by code, not an empty list
+    assert 'role="alert"' not in html and 'name="sort"' not in html
+    assert re.search(r"<strong>代码</strong>", html)  # the default order is the one marked
+    assert "sort=score" not in export_links(html)["csv"]
+    assert client.get(export_links(html)["csv"]).status_code == 200
+    assert client.get("/estates/map/data/", {"sort": "score"}).status_code == 200
+    assert api_client_for(official).get("/api/v1/estates/", {"sort": "score"}).status_code == 400  # the API says so
