@@ -1,5 +1,5 @@
 """The interface's Chinese words for housing types and management modes are the census template's and the
-domain's (单位自管房, 专业物业, 准物业, 业主自治, 无); the census import takes those and the old wordings."""
+domain's (单位自管房, 专业物业, 准物业, 业主自治, 无); the census import takes those and the interface's old wordings."""
 
 import pytest
 from django.utils import translation
@@ -33,9 +33,7 @@ def test_the_list_filters_use_those_words(zhejiang):
 @pytest.mark.parametrize("housing, management", [
     ("单位自管房", "专业物业"), ("单位自管房", "业主自治"), ("房改房", "准物业"), ("房改房", "无"),
     ("房改房", "专业物业管理"), ("房改房", "业主自治管理"), ("房改房", "准物业服务"),  # the interface's old words
-    pytest.param("单位自建房", "无", marks=pytest.mark.xfail(
-        reason="the census importer knows 单位自建房 only as the interface's old label; it needs the word in "
-               "estates/census/columns.py HOUSING_SYNONYMS[WORK_UNIT]")),
+    ("单位自建房", "无"),
 ])
 def test_the_census_import_takes_both_wordings(zhejiang, housing, management):
     report = census_import(data=csv_bytes([good_row(1, **{"房屋性质": housing, "管理方式": management})]),
