@@ -94,6 +94,7 @@ import functools
 import io
 import math
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -2030,14 +2031,35 @@ class BudgetFileError(ValueError):
 
 
 BUDGET_COLUMNS = ("county", "year", "budget_wan")
+# Headers read as each column, as counties write them (compared after `header_key`: full-width brackets
+# and letters made half-width, spaces dropped, lower case).
+BUDGET_HEADERS = {
+    "county": ("county", "县(市、区)", "县(市,区)", "县(市区)", "区县", "县区", "县(市、区)代码", "区县代码", "县区代码",
+               "县(市、区)名称", "区县名称"),
+    "year": ("year", "年度", "年份", "年"),
+    "budget_wan": ("budget_wan", "预算(万元)", "预算", "预算金额(万元)", "预算金额", "年度预算(万元)", "年度预算"),
+}
+
+
+def header_key(text: str) -> str:
+    """A header cell as compared: NFKC (（）→ (), full-width letters and spaces half-width), no spaces,
+    lower case."""
+    return unicodedata.normalize("NFKC", "".join(str(text or "").split())).lower()
+
+
+_HEADER_COLUMN = {header_key(h): column for column, spellings in BUDGET_HEADERS.items() for h in spellings}
 
 
 def parse_budget_csv(source: str | Path | io.TextIOBase, *, period: tuple[int, int] | None = None,
-                     counties: Iterable[str] | None = None) -> dict[tuple[str, int], Decimal]:
-    """Read a budget file with columns ``county,year,budget_wan`` (万元; extra columns are ignored).
+                     counties: Iterable[str] | None = None,
+                     county_named: Callable[[str], str] | None = None) -> dict[tuple[str, int], Decimal]:
+    """Read a budget file with columns ``county,year,budget_wan`` (万元; extra columns are ignored); the
+    Chinese headers of `BUDGET_HEADERS` (县（市、区）,年度,预算（万元）, 区县, 年份, 预算 …) are read as the same columns.
 
-    ``source`` is a path, a file object, or the CSV text itself (when it contains a newline). Returns
-    {(county, year): Decimal}; raises `BudgetFileError` listing every bad row and column."""
+    ``source`` is a path, a file object, or the CSV text itself (when it contains a newline). A county is
+    its 6-digit code, or with ``county_named`` (a function from a name to a code that raises ValueError
+    with the reason) its name. Returns {(county, year): Decimal}; raises `BudgetFileError` listing every
+    bad row and column."""
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "," not in source):
         text = Path(source).read_text(encoding="utf-8-sig")
     elif isinstance(source, str):
@@ -2055,7 +2077,7 @@ def parse_budget_csv(source: str | Path | io.TextIOBase, *, period: tuple[int, i
     except StopIteration:
         raise BudgetFileError([{"row": 1, "column": None, "code": "empty", "message": "the file is empty",
                                 "params": {}}]) from None
-    names = [h.strip().lower() for h in header]
+    names = [_HEADER_COLUMN.get(header_key(h), header_key(h)) for h in header]
     missing = [c for c in BUDGET_COLUMNS if c not in names]
     if missing:
         raise BudgetFileError([{"row": 1, "column": c, "code": "missing_column",
@@ -2081,10 +2103,17 @@ def parse_budget_csv(source: str | Path | io.TextIOBase, *, period: tuple[int, i
         year_s = row[pos["year"]].strip()
         amount_s = row[pos["budget_wan"]].strip()
         ok = True
-        if not (county.isdigit() and len(county) == 6):
+        if county_named is not None and county and not county.isdigit():
+            try:
+                county = county_named(county)
+            except ValueError as exc:
+                err("county", "unknown_county_name", f"{county!r} is not a county's name: {exc}", value=county,
+                    reason=str(exc))
+                ok = False
+        if ok and not (county.isdigit() and len(county) == 6):
             err("county", "bad_county", f"{county!r} is not a 6-digit county code", value=county)
             ok = False
-        elif known is not None and county not in known:
+        elif ok and known is not None and county not in known:
             err("county", "unknown_county", f"{county} is not a county of this instance", value=county)
             ok = False
         try:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from gaizao.accounts.scoping import Action, Role, scope_for
 from gaizao.core import text_files
@@ -429,13 +429,22 @@ def budget_file_text(data: bytes) -> str:
     return decoded[0]
 
 
+# A budget file's columns by their names on the page (the parser names them by key).
+BUDGET_COLUMN_WORDS = {
+    "county": pgettext_lazy("budget file column", "county"),
+    "year": pgettext_lazy("budget file column", "year"),
+    "budget_wan": pgettext_lazy("budget file column", "budget_wan"),
+}
+
 # A budget file's problems in the user's language, by the stable code the parser gives each one.
 BUDGET_PROBLEMS = {
     "empty": gettext_lazy("the file is empty"),
-    "missing_column": gettext_lazy("the column is missing (the header must read %(expected)s)"),
+    "missing_column": gettext_lazy("the column is missing (the header reads %(expected)s; 县（市、区）,年度,预算（万元） "
+                                   "are understood too)"),
     "duplicate_column": gettext_lazy("the column appears twice"),
     "bad_county": gettext_lazy("“%(value)s” is not a 6-digit county code (e.g. 330106)"),
     "unknown_county": gettext_lazy("%(value)s is not a county code in the region tree"),
+    "unknown_county_name": gettext_lazy("“%(value)s”: %(reason)s"),
     "bad_year": gettext_lazy("“%(value)s” is not a year"),
     "year_outside_period": gettext_lazy("%(value)s lies outside the period %(start)s-%(end)s"),
     "negative_amount": gettext_lazy("%(value)s is negative"),
@@ -454,9 +463,44 @@ def _budget_errors_in_words(errors: list[dict]) -> list[str]:
             message = str(template) % e.get("params", {}) if template is not None else e.get("message")
         except (KeyError, TypeError):  # a parser newer than these words: its own message
             message = e.get("message")
-        lines.append(_("Row %(row)s, column %(column)s: %(message)s") % {
-            "row": e.get("row"), "column": e.get("column") or "-", "message": message})
+        column = e.get("column")
+        if column:
+            lines.append(_("Row %(row)s, column %(column)s: %(message)s") % {
+                "row": e.get("row"), "column": BUDGET_COLUMN_WORDS.get(column, column), "message": message})
+        else:
+            lines.append(_("Row %(row)s: %(message)s") % {"row": e.get("row"), "message": message})
     return lines
+
+
+def county_code_by_name():
+    """A function from a county's name as a budget file writes it (西湖区, 杭州市西湖区) to its code, found as the
+    census import finds it (`RegionResolver`, read on the first name); ValueError with the reason in words
+    when no county, or more than one, has that name."""
+    resolver = None
+
+    def code(text: str) -> str:
+        nonlocal resolver
+        if resolver is None:
+            from gaizao.estates.census.importer import RegionResolver
+
+            resolver = RegionResolver()
+        return resolver.county(("name", text)).code
+
+    return code
+
+
+def budget_csv_read(text: str, *, period: PlanPeriod | None = None) -> dict:
+    """The budgets of a budget file's text ({(county code, year): 万元}), counties by code or by name; its
+    problems are a `budget_file_invalid` error in the user's language, each with its row and column."""
+    counties = Region.objects.filter(level=RegionLevel.COUNTY).values_list("code", flat=True)
+    try:
+        # the text itself, as a file object: a string is never taken for a path, whatever it looks like
+        return optimiser.parse_budget_csv(io.StringIO(text), counties=counties, county_named=county_code_by_name(),
+                                          period=(period.start_year, period.end_year) if period else None)
+    except optimiser.BudgetFileError as exc:
+        lines = _budget_errors_in_words(exc.errors)
+        raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file has errors: %(first)s") % {
+            "first": lines[0]}, fields={"rows": lines[:50]}) from None
 
 
 @transaction.atomic
@@ -466,15 +510,9 @@ def budgets_import(*, actor, source, period: PlanPeriod | None = None, cause: st
         source = budget_file_text(source)
     if not isinstance(source, str):
         source = ""
-    counties = dict(Region.objects.filter(level=RegionLevel.COUNTY).values_list("code", "pk"))
-    try:
-        # the text itself, as a file object: a string is never taken for a path, whatever it looks like
-        budgets = optimiser.parse_budget_csv(io.StringIO(source), counties=counties.keys(),
-                                             period=(period.start_year, period.end_year) if period else None)
-    except optimiser.BudgetFileError as exc:
-        lines = _budget_errors_in_words(exc.errors)
-        raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file has errors: %(first)s") % {
-            "first": lines[0]}, fields={"rows": lines[:50]}) from None
+    budgets = budget_csv_read(source, period=period)
+    counties = dict(Region.objects.filter(level=RegionLevel.COUNTY, code__in={c for c, _y in budgets}).values_list(
+        "code", "pk"))
     if not budgets:
         raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file has no rows."))
     refused = sorted({c for c, _y in budgets if not can_manage_budget(actor, c)})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -310,14 +309,7 @@ def _budget_file(request) -> dict | None:
         return None
     if upload.size > MAX_UPLOAD:
         raise ServiceError("budget_file_invalid", _("The budget file is too large (2 MB at most)."))
-    from . import optimiser
-
-    text = services.budget_file_text(upload.read())
-    try:
-        rows = optimiser.parse_budget_csv(io.StringIO(text))  # the upload's text, never taken for a path
-    except optimiser.BudgetFileError as exc:
-        raise ServiceError("budget_file_invalid", _("The budget file has errors: %(first)s") % {
-            "first": services._budget_errors_in_words(exc.errors)[0]}) from None
+    rows = services.budget_csv_read(services.budget_file_text(upload.read()))
     return services.budgets_checked(request.user, rows)
 
 

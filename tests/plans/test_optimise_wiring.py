@@ -9,7 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
+from gaizao.core.errors import ServiceError
 from gaizao.core.jobs import execute_job, job_start
 from gaizao.core.models import AuditEntry, JobStatus
 from gaizao.estates.models import EstateStatus, RenovationProject
@@ -244,7 +246,7 @@ def test_budget_import_is_all_or_nothing(people, xihu, period):
     assert PlanBudget.objects.count() == 2
     with pytest.raises(Exception) as err:
         services.budgets_import(actor=people["county"], source=b"county,year,budget_wan\n330106,2020,-5\n")
-    assert "2" in err.value.message and "budget_wan" in err.value.fields["rows"][0]
+    assert "2" in err.value.message and "预算（万元）" in err.value.fields["rows"][0]  # the column in words
     result = services.budgets_import(actor=people["county"], source="county,year,budget_wan\n330106,2020,120\n",
                                      period=period)
     assert result == {"rows": 1, "created": 0, "updated": 1, "unchanged": 0}
@@ -289,7 +291,7 @@ def test_budget_form_saves_all_years_or_none_and_refuses_what_the_column_cannot_
     assert r.status_code in (302, 400) and not PlanBudget.objects.exists()
     with pytest.raises(Exception) as err:
         services.budgets_import(actor=people["county"], source=f"county,year,budget_wan\n330106,{first},99999999999\n")
-    assert err.value.code == "budget_file_invalid" and "budget_wan" in err.value.fields["rows"][0]
+    assert err.value.code == "budget_file_invalid" and "预算（万元）" in err.value.fields["rows"][0]
     client.post(url, {"region": "330106", "county": "330106", f"budget_{first}": "9999999999.9999",
                       f"budget_{second}": "80"})
     assert sorted(PlanBudget.objects.values_list("year", "budget_wan")) == [
@@ -310,9 +312,9 @@ def test_budget_file_problems_read_in_the_users_language_on_the_page(people, xih
     upload = SimpleUploadedFile("预算.csv", data, content_type="text/csv")
     response = client.post(url, {"region": "330106", "budget_file": upload}, follow=True)
     shown = [str(m) for m in response.context["messages"]]
-    assert "第 2 行，第 budget_wan 列：“abc”不是以万元计的金额" in shown
-    assert f"第 3 行，第 year 列：1990 不在 {period.start_year}—{period.end_year} 期间内" in shown
-    assert f"第 5 行，第 county 列：330106 {first + 1} 年已在第 4 行给出" in shown
+    assert "第 2 行“预算（万元）”列：“abc”不是以万元计的金额" in shown
+    assert f"第 3 行“年度”列：1990 不在 {period.start_year}—{period.end_year} 期间内" in shown
+    assert f"第 5 行“县（市、区）”列：330106 {first + 1} 年已在第 4 行给出" in shown
     assert not PlanBudget.objects.exists()
     # in English when the user switched
     client.cookies["django_language"] = "en"
@@ -320,3 +322,32 @@ def test_budget_file_problems_read_in_the_users_language_on_the_page(people, xih
     response = client.post(url, {"region": "330106", "budget_file": upload}, follow=True)
     assert ("Row 2, column county: “33010” is not a 6-digit county code (e.g. 330106)"
             in [str(m) for m in response.context["messages"]])
+
+
+@pytest.fixture
+def chinese():
+    """Chinese for calls outside a request (a page request of an earlier test may have left English active)."""
+    with translation.override("zh-hans"):
+        yield
+
+
+@pytest.mark.django_db
+def test_budget_file_with_chinese_headers_and_county_names(people, xihu, period, chinese):
+    """A file as a county keeps it: Chinese headers, the county by name (or with its city before it), a
+    full-width bracket; its problems name the column in words (预算（万元）, 年度, 县（市、区）)."""
+    first = period.years[0]
+    text = f"县（市、区）, 年度 ,预算（万元）\n西湖区,{first},6400\n杭州市西湖区,{first + 1},300.5\n"
+    result = services.budgets_import(actor=people["county"], source=text.encode("gbk"), period=period)
+    assert result["created"] == 2
+    assert sorted(PlanBudget.objects.values_list("county__code", "year", "budget_wan")) == [
+        ("330106", first, Decimal("6400")), ("330106", first + 1, Decimal("300.5"))]
+    with pytest.raises(ServiceError) as err:
+        services.budgets_import(actor=people["county"], period=period,
+                                source=f"区县,年份,预算\n西胡区,{first},1\n330106,{first},abc\n330106,20x0,1\n")
+    rows = err.value.fields["rows"]
+    assert rows[0].startswith("第 2 行“县（市、区）”列：“西胡区”：") and "西湖区" in rows[0]  # did you mean
+    assert rows[1] == "第 3 行“预算（万元）”列：“abc”不是以万元计的金额"
+    assert rows[2] == "第 4 行“年度”列：“20x0”不是年份"
+    with pytest.raises(ServiceError) as err:
+        services.budgets_import(actor=people["county"], period=period, source="区县,预算\n330106,1\n")
+    assert err.value.fields["rows"] == ["第 1 行“年度”列：缺少此列（表头应为 县（市、区）,年度,预算（万元），或 county,year,budget_wan）"]

@@ -501,6 +501,31 @@ def test_parse_budget_csv_errors_name_row_and_column():
     assert exc.value.errors[0]["code"] == "unknown_county"
 
 
+def test_parse_budget_csv_reads_chinese_headers_and_county_names():
+    """Headers as counties write them (县（市、区）,年度,预算（万元）; 区县, 县区代码, 年份, 预算, 预算(万元), with stray
+    spaces or full-width brackets) are the same columns; a county by name goes through `county_named`."""
+    expected = {(XIHU, 2020): Decimal("1200.5"), (XIHU, 2021): Decimal("30")}
+    for header in ("县（市、区）,年度,预算（万元）", "区县,年份,预算", " 县区代码 , 年度 ,预算(万元) ", "县（市、区）,年度,预算 （万元）",
+                   "ＣＯＵＮＴＹ,Year,预算（ 万元 ）"):
+        assert parse_budget_csv(f"{header}\n330106,2020,1200.5\n330106,2021,30\n") == expected, header
+
+    def named(text):
+        if text in ("西湖区", "杭州市西湖区"):
+            return XIHU
+        raise ValueError("no county of this name")
+
+    text = "区县,年度,预算\n西湖区,2020,1200.5\n杭州市西湖区,2021,30\n"
+    assert parse_budget_csv(text, county_named=named, counties={XIHU}) == expected
+    with pytest.raises(BudgetFileError) as exc:
+        parse_budget_csv("区县,年度,预算\n西胡区,2020,1\n3301,2020,1\n", county_named=named)
+    assert [(e["row"], e["column"], e["code"]) for e in exc.value.errors] == [
+        (2, "county", "unknown_county_name"), (3, "county", "bad_county")]
+    assert exc.value.errors[0]["params"] == {"value": "西胡区", "reason": "no county of this name"}
+    with pytest.raises(BudgetFileError) as exc:  # without a resolver a name is not a code
+        parse_budget_csv("区县,年度,预算\n西湖区,2020,1\n")
+    assert exc.value.errors[0]["code"] == "bad_county"
+
+
 def test_json_result_has_the_cli_fields(tmp_path):
     path = tmp_path / "budgets.csv"
     path.write_text("county,year,budget_wan\n330106,2020,400\n330106,2021,400\n330106,2022,400\n", encoding="utf-8")

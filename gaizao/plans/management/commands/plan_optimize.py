@@ -100,7 +100,7 @@ def _read_budget_file(name: str, period: tuple[int, int]) -> dict:
     except ServiceError:  # the command names the file in its own words
         raise CommandError(f"{name}: neither UTF-8 nor GBK text") from None
     try:
-        return optimiser.parse_budget_csv(io.StringIO(text), period=period)
+        return optimiser.parse_budget_csv(io.StringIO(text), period=period, county_named=services.county_code_by_name())
     except optimiser.BudgetFileError as exc:
         lines = [f"{name}: row {e['row']}, {e['column'] or '-'}: {e['message']}" for e in exc.errors]
         raise CommandError("\n".join(lines[:50])) from None
