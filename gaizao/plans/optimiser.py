@@ -1904,15 +1904,27 @@ def _county_summaries(comp, rows, ts, status, obj, lp, greedy_rows, coef) -> lis
 
 @dataclass(frozen=True)
 class Violation:
+    """A rule a schedule breaks: a stable ``code``, ``detail`` in English for the command line, and
+    ``params`` (the numbers, as strings) for words in other languages."""
+
     code: str
     county: str | None = None
     year: int | None = None
     candidate: str | None = None
     detail: str = ""
+    params: dict = field(default_factory=dict, compare=False, hash=False)
 
     def as_dict(self) -> dict:
         return {"code": self.code, "county": self.county, "year": self.year, "candidate": self.candidate,
-                "detail": self.detail}
+                "detail": self.detail, "params": dict(self.params)}
+
+
+def _amount(value: Fraction | Decimal) -> str:
+    """A quantity as people write it: whole numbers without decimals (23, not 23.0), else to 0.01."""
+    value = Fraction(value)
+    if value.denominator == 1:
+        return str(value.numerator)
+    return format(Decimal(value.numerator) / Decimal(value.denominator), ".2f")
 
 
 def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[Violation]:
@@ -1955,9 +1967,11 @@ def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[t
                     budget_sum += b
                     if spent_sum > budget_sum:
                         out.append(Violation("over_budget", county, year, None,
-                                             f"spent {spent_sum} 万元 to {year}, budget {budget_sum} 万元"))
+                                             f"spent {spent_sum} 万元 to {year}, budget {budget_sum} 万元",
+                                             {"spent": str(spent_sum), "budget": str(budget_sum)}))
                 elif s > b:
-                    out.append(Violation("over_budget", county, year, None, f"spent {s} 万元, budget {b} 万元"))
+                    out.append(Violation("over_budget", county, year, None, f"spent {s} 万元, budget {b} 万元",
+                                         {"spent": str(s), "budget": str(b)}))
 
     # the quantity of a candidate in the target unit, as an exact Fraction
     def qty(c: Candidate) -> Fraction:
@@ -1989,8 +2003,10 @@ def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[t
             done = sum((v for y, v in years.items() if y <= ty), Fraction(0))
             if done < share * total:
                 out.append(Violation("target_missed", county, ty, None,
-                                     f"{float(done)} of {float(total)} {instance.unit} by {ty}, "
-                                     f"needs {float(share) * 100:g}%"))
+                                     f"{_amount(done)} of {_amount(total)} {instance.unit} by {ty}, "
+                                     f"needs {float(share) * 100:g}%",
+                                     {"done": _amount(done), "total": _amount(total), "unit": instance.unit,
+                                      "share": f"{float(share) * 100:g}"}))
 
     rule = instance.model_rule
     if rule is not None and rule.count > 0:
@@ -2010,7 +2026,9 @@ def verify_schedule(instance: Instance, schedule: Mapping[str, int] | Iterable[t
             n = models.get(county, 0)
             if n + int(existing.get(county, 0)) < rule.count:
                 out.append(Violation("model_estates_missing", county, dy, None,
-                                     f"{n} model estate(s) scheduled by {dy}, needs {rule.count}"))
+                                     f"{n} model estate(s) scheduled by {dy}, needs {rule.count}",
+                                     {"scheduled": str(n), "needed": str(rule.count),
+                                      "existing": str(int(existing.get(county, 0)))}))
     return out
 
 

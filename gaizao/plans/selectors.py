@@ -737,40 +737,7 @@ def optimiser_instances(region: Region, period: PlanPeriod, *, budgets: dict | N
     costs = costs_by_county(codes)
     start, end = period.start_year, period.end_year
 
-    estates = list(Estate.objects.filter(county__code__in=codes, status=EstateStatus.POOLED).values_list(
-        "pk", "county__code", "priority_score", "households", "floor_area", "pool_year", "project_id"))
-    classes = defaultdict(set)
-    for estate_id, cls in Estate.deficiencies.through.objects.filter(
-            estate__county__code__in=codes, estate__status=EstateStatus.POOLED).values_list(
-            "estate_id", "catalogueitem__content_class"):
-        classes[estate_id].add(cls)
-    active_projects = set(RenovationProject.objects.filter(county__code__in=codes, is_active=True).values_list(
-        "pk", flat=True))
-    candidates: dict[str, list[optimiser.Candidate]] = defaultdict(list)
-    projects: dict[int, list] = defaultdict(list)
-    for pk, county, priority, households, area, pool_year, project_id in estates:
-        if project_id in active_projects:
-            projects[project_id].append((pk, county, priority, households, area, pool_year))
-            continue
-        c = costs[county]
-        candidates[county].append(optimiser.Candidate(
-            id=f"e{pk}", county=county, priority=priority or Decimal(0), households=households or 0,
-            floor_area=c.area(area, households), cost_wan=c.estimate_wan(area, households, classes[pk] or {"basic"}),
-            estates=1, earliest_year=pool_year if pool_year and pool_year > start else None, model_eligible=True))
-    for project_id, members in projects.items():
-        county = members[0][1]
-        c = costs[county]
-        households = sum(m[3] or 0 for m in members)
-        weight = sum(Decimal(m[2] or 0) * (m[3] or 0) for m in members)
-        priority = (weight / households) if households else max(Decimal(m[2] or 0) for m in members)
-        years = [m[5] for m in members if m[5]]
-        earliest = max(years) if years else None
-        candidates[county].append(optimiser.Candidate(
-            id=f"p{project_id}", county=county, priority=priority.quantize(Decimal("0.01")), households=households,
-            floor_area=sum((c.area(m[4], m[3]) for m in members), Decimal(0)),
-            cost_wan=sum((c.estimate_wan(m[4], m[3], classes[m[0]] or {"basic"}) for m in members), Decimal(0)),
-            estates=len(members), earliest_year=earliest if earliest and earliest > start else None,
-            model_eligible=True))
+    candidates, left_out = pool_candidates(codes, period, costs)
 
     if budgets is None:
         rows = PlanBudget.objects.filter(county__code__in=codes, year__gte=start, year__lte=end).values_list(
@@ -806,8 +773,74 @@ def optimiser_instances(region: Region, period: PlanPeriod, *, budgets: dict | N
             county_names={c: names[c] for c in members})
         out.append(InstanceGroup(instance=instance, counties=members))
     info = {"counties": codes, "names": names, "budgets_given": budgets is not None, "unbudgeted": unbudgeted,
-            "candidates": sum(len(v) for v in candidates.values())}
+            "candidates": sum(len(v) for v in candidates.values()),
+            "left_out": {c: rows[:LEFT_OUT_KEPT] for c, rows in left_out.items()},
+            "left_out_count": sum(len(v) for v in left_out.values())}
     return out, info
+
+
+LEFT_OUT_KEPT = 200  # per county, the candidates left out that a run keeps by name (all are counted)
+
+
+def pool_candidates(codes, period: PlanPeriod, costs: dict[str, Costs] | None = None
+                    ) -> tuple[dict[str, list[optimiser.Candidate]], dict[str, list[dict]]]:
+    """The counties' pools as optimiser candidates, per county: each pooled estate, or a merged project
+    (片区) as one candidate with its estates' figures (households and floor area added up, the priority
+    weighted by households, the cost their estimates, the earliest year the latest of their pool years).
+
+    What cannot be scheduled in the period is left out, per county, as {id, reason, year}: an estate or
+    project that enters the pool after the period (`after_period`), a project with an estate not in the
+    pool (`members_not_pooled`; a plan takes a project only with all its estates pooled)."""
+    codes = list(codes)
+    costs = costs or costs_by_county(codes)
+    start, end = period.start_year, period.end_year
+    estates = list(Estate.objects.filter(county__code__in=codes, status=EstateStatus.POOLED).values_list(
+        "pk", "county__code", "priority_score", "households", "floor_area", "pool_year", "project_id"))
+    classes = defaultdict(set)
+    for estate_id, cls in Estate.deficiencies.through.objects.filter(
+            estate__county__code__in=codes, estate__status=EstateStatus.POOLED).values_list(
+            "estate_id", "catalogueitem__content_class"):
+        classes[estate_id].add(cls)
+    active_projects = set(RenovationProject.objects.filter(county__code__in=codes, is_active=True).values_list(
+        "pk", flat=True))
+    members_of = dict(Estate.objects.filter(project_id__in=active_projects).values("project_id").annotate(
+        n=Count("pk")).values_list("project_id", "n")) if active_projects else {}
+    candidates: dict[str, list[optimiser.Candidate]] = defaultdict(list)
+    left_out: dict[str, list[dict]] = defaultdict(list)
+    projects: dict[int, list] = defaultdict(list)
+    for pk, county, priority, households, area, pool_year, project_id in estates:
+        if project_id in active_projects:
+            projects[project_id].append((pk, county, priority, households, area, pool_year))
+            continue
+        if pool_year and pool_year > end:
+            left_out[county].append({"id": f"e{pk}", "reason": "after_period", "year": pool_year})
+            continue
+        c = costs[county]
+        candidates[county].append(optimiser.Candidate(
+            id=f"e{pk}", county=county, priority=priority or Decimal(0), households=households or 0,
+            floor_area=c.area(area, households), cost_wan=c.estimate_wan(area, households, classes[pk] or {"basic"}),
+            estates=1, earliest_year=pool_year if pool_year and pool_year > start else None, model_eligible=True))
+    for project_id, members in projects.items():
+        county = members[0][1]
+        c = costs[county]
+        years = [m[5] for m in members if m[5]]
+        earliest = max(years) if years else None
+        if len(members) < members_of.get(project_id, 0):
+            left_out[county].append({"id": f"p{project_id}", "reason": "members_not_pooled", "year": earliest})
+            continue
+        if earliest and earliest > end:
+            left_out[county].append({"id": f"p{project_id}", "reason": "after_period", "year": earliest})
+            continue
+        households = sum(m[3] or 0 for m in members)
+        weight = sum(Decimal(m[2] or 0) * (m[3] or 0) for m in members)
+        priority = (weight / households) if households else max(Decimal(m[2] or 0) for m in members)
+        candidates[county].append(optimiser.Candidate(
+            id=f"p{project_id}", county=county, priority=priority.quantize(Decimal("0.01")), households=households,
+            floor_area=sum((c.area(m[4], m[3]) for m in members), Decimal(0)),
+            cost_wan=sum((c.estimate_wan(m[4], m[3], classes[m[0]] or {"basic"}) for m in members), Decimal(0)),
+            estates=len(members), earliest_year=earliest if earliest and earliest > start else None,
+            model_eligible=True))
+    return candidates, left_out
 
 
 NO_BUDGET_LIMIT = Decimal("1000000000")  # 万元: a county without any budget row is not limited by money
@@ -841,6 +874,8 @@ def run_optimiser(region: Region, period: PlanPeriod, *, budgets: dict | None = 
     merged["budgets_given"] = info["budgets_given"]
     merged["unbudgeted"] = info["unbudgeted"]
     merged["candidates"] = info["candidates"]
+    merged["left_out"] = info["left_out"]
+    merged["left_out_count"] = info["left_out_count"]
     merged["mip_rel_gap"] = mip_rel_gap
     return merged
 
@@ -901,8 +936,16 @@ def _differs(is_candidate: bool, current, proposed, current_model: bool, propose
     return current is not None and proposed is not None and current_model != proposed_model
 
 
+LEFT_OUT_WORDS = {
+    "after_period": gettext_lazy("enters the pool in %(year)s, after the period"),
+    "members_not_pooled": gettext_lazy("not all of the project's estates are in the pool"),
+}
+
+
 def proposal_view(run, plan: ActionPlan) -> dict:
-    """The proposal of a run beside the plan: per candidate the plan's year, the proposal's and greedy's."""
+    """The proposal of a run beside the plan: per candidate the plan's year, the proposal's and greedy's,
+    with its figures as the optimiser saw them (a merged project: its estates' together); and the pool
+    items the run left out, with the reason."""
     county = plan.county.code
     result = run.result
     names = {}
@@ -911,29 +954,44 @@ def proposal_view(run, plan: ActionPlan) -> dict:
     candidates = set(result.get("candidate_ids", {}).get(county, []))
     greedy = {k: v for k, v in greedy_all.items() if k in candidates}
     items = {i.subject_key: i for i in plan.items.select_related("estate", "project")}
+    left_out = [r for r in result.get("left_out", {}).get(county, []) if r.get("id") not in items]
     keys = sorted(candidates | set(items))
-    estate_ids = [int(k[1:]) for k in keys if k.startswith("e")]
-    project_ids = [int(k[1:]) for k in keys if k.startswith("p")]
+    all_keys = keys + [r["id"] for r in left_out]
+    estate_ids = [int(k[1:]) for k in all_keys if k.startswith("e")]
+    project_ids = [int(k[1:]) for k in all_keys if k.startswith("p")]
     for pk, name, code, score, households in Estate.objects.filter(pk__in=estate_ids).values_list(
             "pk", "name", "code", "priority_score", "households"):
         names[f"e{pk}"] = {"name": name, "code": code, "priority": score, "households": households}
     for pk, name, code in RenovationProject.objects.filter(pk__in=project_ids).values_list("pk", "name", "code"):
         names[f"p{pk}"] = {"name": name, "code": code, "priority": None, "households": None}
+    # the figures as the optimiser sees them today (a project's from its estates)
+    pool, _left = pool_candidates([county], plan.period)
+    figures = {c.id: c for c in pool.get(county, [])}
     rows = []
     for k in keys:
         current = items[k].year if k in items else None
         prop = proposed.get(k, {}).get("year")
         is_model = bool(proposed.get(k, {}).get("model"))
         current_model = bool(items[k].is_model) if k in items else False
-        rows.append({"key": k, **names.get(k, {"name": k, "code": "", "priority": None, "households": None}),
-                     "current": current, "proposed": prop, "greedy": greedy.get(k), "model": is_model,
-                     "current_model": current_model, "cost_wan": proposed.get(k, {}).get("cost_wan"),
+        row = {"key": k, **names.get(k, {"name": k, "code": "", "priority": None, "households": None})}
+        cost = proposed.get(k, {}).get("cost_wan")
+        if k in figures:
+            row.update(priority=figures[k].priority, households=figures[k].households, estates=figures[k].estates)
+            cost = cost if cost is not None else figures[k].cost_wan
+        elif k in items:
+            row.update(households=items[k].households, estates=items[k].estates_count)
+            cost = cost if cost is not None else items[k].estimated_investment_wan
+        rows.append({**row, "current": current, "proposed": prop, "greedy": greedy.get(k), "model": is_model,
+                     "current_model": current_model, "cost_wan": cost,
                      "differs": _differs(k in candidates, current, prop, current_model, is_model)})
     rows.sort(key=lambda r: (not r["differs"], r["proposed"] or 9999, r["key"]))
     counties = [c for c in result.get("counties", []) if c.get("county") == county]
     reasons = [r for r in result.get("reasons", []) if r.get("county") == county]
+    left = [{**names.get(r["id"], {"name": r["id"], "code": ""}),
+             "why": str(LEFT_OUT_WORDS.get(r.get("reason"), r.get("reason", ""))) % {"year": r.get("year")}}
+            for r in left_out]
     return {"rows": rows, "differences": sum(1 for r in rows if r["differs"]), "county": counties[0] if counties
-            else None, "reasons": reasons}
+            else None, "reasons": reasons, "left_out": left}
 
 
 def budgets_for(user, region: Region, period: PlanPeriod):

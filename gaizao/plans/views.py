@@ -15,6 +15,7 @@ from django.http import FileResponse, Http404, HttpResponseBadRequest, JsonRespo
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gaizao.accounts.scoping import Role, restrict
@@ -333,7 +334,38 @@ def plan_optimise(request, pk: int):
     return render(request, "plans/plan_optimise.html", {
         "plan": plan, "run": run, "view": view, "can_edit": services.can_edit_plan(request.user, plan),
         "can_optimise": services.can_optimise(request.user, plan.county),
+        "greedy_misses": _violation_words(run.result.get("greedy_violations", []) if run else [], plan.county.code),
         "reason_words": _reason_words(run.result.get("reasons", []) if run else [], plan.county.code)})
+
+
+VIOLATION_WORDS = {
+    "target_missed": (gettext_lazy("target missed"),
+                      gettext_lazy("%(done)s of %(total)s %(unit)s by the end of %(year)s; %(share)s%% needed")),
+    "model_estates_missing": (gettext_lazy("model estates missing"), gettext_lazy(
+        "%(scheduled)s model estate(s) scheduled by %(year)s and %(existing)s built; %(needed)s needed")),
+    "over_budget": (gettext_lazy("over budget"),
+                    gettext_lazy("%(spent)s 万元 spent against a budget of %(budget)s 万元")),
+}
+UNIT_WORDS = {"estates": pgettext_lazy("unit after a number", "estates"),
+              "households": pgettext_lazy("unit after a number", "households"), "floor_area": "m²"}
+
+
+def _violation_words(violations: list[dict], county_code: str) -> list[dict]:
+    """The rules a schedule breaks in the county, in the reader's language: {year, what, detail}. (A run
+    kept before the numbers were stored with each one says what, without the numbers.)"""
+    out = []
+    for v in violations:
+        if v.get("county") != county_code:
+            continue
+        what, detail = VIOLATION_WORDS.get(v.get("code"), (v.get("code"), None))
+        params = {**v.get("params", {}), "year": v.get("year")}
+        params["unit"] = UNIT_WORDS.get(params.get("unit"), params.get("unit"))
+        try:
+            words = str(detail) % params if detail is not None and v.get("params") else ""
+        except (KeyError, TypeError):
+            words = ""
+        out.append({"year": v.get("year"), "what": what, "detail": words})
+    return out
 
 
 def _reason_words(reasons: list[dict], county_code: str | None = None) -> list[str]:

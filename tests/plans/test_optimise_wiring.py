@@ -351,3 +351,65 @@ def test_budget_file_with_chinese_headers_and_county_names(people, xihu, period,
     with pytest.raises(ServiceError) as err:
         services.budgets_import(actor=people["county"], period=period, source="区县,预算\n330106,1\n")
     assert err.value.fields["rows"] == ["第 1 行“年度”列：缺少此列（表头应为 县（市、区）,年度,预算（万元），或 county,year,budget_wan）"]
+
+
+@pytest.mark.django_db
+def test_candidates_counted_as_listed_projects_with_their_figures_and_the_rest_left_out_in_words(
+        xihu_pool, people, xihu, period, chinese):
+    """The run's count of candidates is what its counties list; a merged project (片区) is scheduled with its
+    estates' figures; what cannot be scheduled in the period (a pool year after it, a project with an estate
+    not in the pool) is left out, named, with the reason; the solver's status reads in words."""
+    street = xihu_pool["estates"][0].region
+    late = pool_estate("330106", pool_year=2026, name="二〇二六入库小区")
+    half = RenovationProject.objects.create(code="P330106HALF", name="半入库片区", region=street, county=xihu)
+    pool_estate("330106", pool_year=2021, project=half)
+    pool_estate("330106", status=EstateStatus.SURVEYED, project=half)
+    later = RenovationProject.objects.create(code="P330106LATE", name="晚入库片区", region=street, county=xihu)
+    for _ in range(2):
+        pool_estate("330106", pool_year=2026, project=later)
+    result = selectors.run_optimiser(xihu, period, time_limit=20)
+    assert result["candidates"] == 10 == sum(c["candidates"] for c in result["counties"])
+    assert result["left_out_count"] == 3
+    assert {r["id"]: r["reason"] for r in result["left_out"]["330106"]} == {
+        f"e{late.pk}": "after_period", f"p{half.pk}": "members_not_pooled", f"p{later.pk}": "after_period"}
+    project_key = f"p{xihu_pool['project'].pk}"
+    assert project_key in {r["id"] for r in result["schedule"]}
+
+    plan = services.plan_create(actor=people["county"], county=xihu, period=period)
+    client = Client()
+    client.force_login(people["county"])
+    client.post(reverse("plans:optimise", args=[plan.pk]))
+    run = OptimisationRun.objects.get()
+    view = selectors.proposal_view(run, plan)
+    row = next(r for r in view["rows"] if r["key"] == project_key)
+    assert (row["priority"], row["households"], row["estates"], row["cost_wan"]) == (
+        Decimal("60.00"), 300, 2, "480.0000")
+    assert all(r["priority"] is not None and r["households"] is not None and r["cost_wan"] is not None
+               for r in view["rows"])
+    assert {r["key"] for r in view["rows"]} == set(run.result["candidate_ids"]["330106"])
+    page = client.get(reverse("plans:optimise", args=[plan.pk])).content.decode()
+    assert "候选项目 10 个" in page and "另有 3 个项目库条目不能排入本计划期" in page
+    left = page.split('data-testid="left-out"', 1)[1].split("</section>", 1)[0]
+    assert "二〇二六入库小区" in left and "2026 年入库，晚于计划期" in left
+    assert "半入库片区" in left and "片区内尚有小区未入项目库" in left and "晚入库片区" in left
+    assert 'data-testid="county-status">最优<' in page and ">optimal<" not in page
+    region_page = client.get(reverse("plans:region-optimise"), {"region": "330106"}).content.decode()
+    assert "<td>最优</td>" in region_page
+
+
+def test_greedy_misses_in_words_with_whole_estates():
+    from gaizao.plans.views import _violation_words
+
+    cands = [optimiser.Candidate(id=f"c{i}", county="330106", priority=Decimal(10), households=10,
+                                 floor_area=Decimal(100), cost_wan=Decimal(1)) for i in range(24)]
+    inst = optimiser.Instance(cands, 2020, 2022, targets=[optimiser.Target(-1, 1)], model_rule=None)
+    misses = optimiser.verify_schedule(inst, {f"c{i}": 2020 for i in range(23)})
+    assert [v.detail for v in misses] == ["23 of 24 estates by 2022, needs 100%"]  # not 23.0 of 24.0
+    with translation.override("zh-hans"):
+        words = _violation_words([v.as_dict() for v in misses], "330106")
+    assert words == [{"year": 2022, "what": "未达目标", "detail": "至 2022 年底完成 23 / 24 个小区，需达 100%"}]
+    # a run kept before the numbers were stored says what, without English
+    with translation.override("zh-hans"):
+        old = _violation_words([{"code": "target_missed", "county": "330106", "year": 2022,
+                                 "detail": "23.0 of 24.0 estates by 2022, needs 100%"}], "330106")
+    assert old == [{"year": 2022, "what": "未达目标", "detail": ""}]

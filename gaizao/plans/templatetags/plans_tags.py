@@ -53,6 +53,23 @@ def region_pages_open(context) -> bool:
     return region_pages_home(context.get("request")) is not None
 
 
+# The optimiser's status of a run or a county, in words (the result keeps the solver's codes).
+SOLVER_STATUS = {
+    "optimal": _("optimal"),
+    "gap_reached": _("feasible, within the gap to the bound"),
+    "gap": _("feasible, within the gap to the bound"),
+    "gap_polished": _("feasible, within the gap to the bound"),
+    "time_limit": _("stopped at the time limit"),
+    "infeasible": _("infeasible: no schedule meets every rule"),
+}
+
+
+@register.filter
+def solver_status(code) -> str:
+    """optimal -> 最优, infeasible -> 不可行 … (an unknown code stays as it is)."""
+    return SOLVER_STATUS.get(code, code or "—")
+
+
 @register.filter
 def pct(value, places: int = 2) -> str:
     """0.0123 -> "1.23%" (None stays a dash)."""
