@@ -12,7 +12,7 @@ class StrictBooleanField(forms.Field):
     default_error_messages = {"invalid": _("Expected true or false.")}
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", forms.Select(choices=[("", "---------"), ("true", _("Yes")), ("false", _("No"))]))
+        kwargs.setdefault("widget", forms.Select(choices=[("", _("All")), ("true", _("Yes")), ("false", _("No"))]))
         super().__init__(*args, **kwargs)
 
     def to_python(self, value):

@@ -27,7 +27,7 @@ class RegionCodeFilter(django_filters.CharFilter):
 
 
 class RegionFilter(django_filters.FilterSet):
-    level = django_filters.ChoiceFilter(choices=RegionLevel.choices)
+    level = django_filters.ChoiceFilter(choices=RegionLevel.choices, empty_label=gettext_lazy("All"))
     parent = RegionCodeFilter(lookup="parent__code")
     within = RegionCodeFilter(lookup="code__startswith", label=gettext_lazy("Within region (code)"))
     is_active = StrictBooleanFilter()
