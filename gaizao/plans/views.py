@@ -39,6 +39,7 @@ from .models import (
     UnitCosts,
 )
 from .targets import costs_for, targets_for
+from .templatetags.plans_tags import wan
 
 MAX_UPLOAD = 2 * 1024 * 1024
 
@@ -360,6 +361,7 @@ def _violation_words(violations: list[dict], county_code: str) -> list[dict]:
         what, detail = VIOLATION_WORDS.get(v.get("code"), (v.get("code"), None))
         params = {**v.get("params", {}), "year": v.get("year")}
         params["unit"] = UNIT_WORDS.get(params.get("unit"), params.get("unit"))
+        params.update({k: wan(params[k]) for k in ("spent", "budget") if k in params})
         try:
             words = str(detail) % params if detail is not None and v.get("params") else ""
         except (KeyError, TypeError):

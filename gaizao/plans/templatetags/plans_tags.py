@@ -1,3 +1,5 @@
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
 from django import template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -68,6 +70,32 @@ SOLVER_STATUS = {
 def solver_status(code) -> str:
     """optimal -> 最优, infeasible -> 不可行 … (an unknown code stays as it is)."""
     return SOLVER_STATUS.get(code, code or "—")
+
+
+@register.filter
+def wan(value) -> str:
+    """An amount in 万元 as pages show it: two decimals, thousands separated (6,400.00; 5,550.26). Storage,
+    the exports and the API keep every decimal (to the yuan, 0.0001 万元). None stays a dash."""
+    if value in (None, ""):
+        return "—"
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{amount:,.2f}"
+
+
+@register.filter
+def plain_number(value) -> str:
+    """A stored decimal in an input box: every decimal it has, without trailing zeros (6400, not 6400.0000
+    or 6.4E+3), so saving the box unchanged changes nothing."""
+    if value in (None, ""):
+        return ""
+    try:
+        text = format(Decimal(str(value)), "f")
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @register.filter
