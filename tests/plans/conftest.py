@@ -4,6 +4,8 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from gaizao.accounts.scoping import Role
 from gaizao.estates.models import CatalogueItem, Eligibility, Estate, EstateStatus
@@ -31,6 +33,16 @@ def pool_estate(county_code: str, *, households: int = 300, floor_area="24000", 
     items = [CatalogueItem.objects.filter(content_class=c).order_by("sort").first() for c in classes]
     estate.deficiencies.set([i for i in items if i is not None])
     return estate
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language (Chinese): a page request of an earlier test leaves its
+    language active in the thread (the language middleware activates it and does not reset it), so a test
+    calling a service after an English page read English words."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

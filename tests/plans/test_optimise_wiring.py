@@ -324,15 +324,8 @@ def test_budget_file_problems_read_in_the_users_language_on_the_page(people, xih
             in [str(m) for m in response.context["messages"]])
 
 
-@pytest.fixture
-def chinese():
-    """Chinese for calls outside a request (a page request of an earlier test may have left English active)."""
-    with translation.override("zh-hans"):
-        yield
-
-
 @pytest.mark.django_db
-def test_budget_file_with_chinese_headers_and_county_names(people, xihu, period, chinese):
+def test_budget_file_with_chinese_headers_and_county_names(people, xihu, period):
     """A file as a county keeps it: Chinese headers, the county by name (or with its city before it), a
     full-width bracket; its problems name the column in words (预算（万元）, 年度, 县（市、区）)."""
     first = period.years[0]
@@ -355,7 +348,7 @@ def test_budget_file_with_chinese_headers_and_county_names(people, xihu, period,
 
 @pytest.mark.django_db
 def test_candidates_counted_as_listed_projects_with_their_figures_and_the_rest_left_out_in_words(
-        xihu_pool, people, xihu, period, chinese):
+        xihu_pool, people, xihu, period):
     """The run's count of candidates is what its counties list; a merged project (片区) is scheduled with its
     estates' figures; what cannot be scheduled in the period (a pool year after it, a project with an estate
     not in the pool) is left out, named, with the reason; the solver's status reads in words."""

@@ -12,7 +12,7 @@ HEADERS = ["小区或片区项目", "年度", "计划开工", "计划完工", "�
 
 
 def _table(html: str) -> str:
-    return re.search(r'<table class="table plan-items" data-testid="plan-items">(.*?)</table>', html, re.S).group(1)
+    return re.search(r'<table class="[^"]*plan-items[^"]*" data-testid="plan-items">(.*?)</table>', html, re.S).group(1)
 
 
 def _cells(row: str) -> list[str]:

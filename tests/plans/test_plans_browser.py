@@ -97,3 +97,61 @@ def test_plan_from_county_draft_to_province_dashboard(live_server, browser, zhej
     assert COMMENT in events and events.count(str(STEPS_BY_NAME["submit"].label)) == 2
     for ctx in (county_ctx, city_ctx, province_ctx):
         ctx.close()
+
+
+def test_phone_pages_fit_the_screen_and_the_item_table_lines_up(live_server, browser, zhejiang, tmp_path):
+    """At 390×844 the dashboard does not scroll sideways (its chart cards overflowed) and its charts follow
+    their cards; the plan's targets show 结果 on the screen, the note is not squeezed to two characters a
+    line; on a desktop each value of the item table sits under its header."""
+    make_user(Role.COUNTY_OFFICIAL, "m-xihu", "330106")
+    make_user(Role.CITY_OFFICIAL, "m-hangzhou", "3301")
+    xihu = Region.objects.get(code="330106")
+    plan = services.plan_create(actor=None, county=xihu, period=services.period_default())
+    for year in (2020, 2021, 2022):
+        services.plan_item_add(actor=None, plan=plan, estate=pool_estate("330106", name=f"手机测试小区{year}"),
+                               year=year)
+    width = "document.documentElement.scrollWidth"
+    for username in ("m-xihu", "m-hangzhou"):
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        sign_in_through_the_page(page, live_server.url, username, PASSWORD)
+        page.goto(f"{live_server.url}/dashboard/")
+        page.wait_for_selector("#chart-years canvas")
+        if username == "m-hangzhou":
+            page.wait_for_selector("#chart-map canvas")
+        page.screenshot(path=str(tmp_path / f"dashboard-{username}.png"), full_page=True)
+        assert page.evaluate(width) <= 390, (username, page.evaluate(width))
+        for chart in page.locator(".chart").all():
+            card = chart.evaluate("e => e.closest('.card').getBoundingClientRect().right")
+            assert chart.bounding_box()["x"] + chart.bounding_box()["width"] <= card + 0.5
+        context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    sign_in_through_the_page(page, live_server.url, "m-xihu", PASSWORD)
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_selector("#chart-years canvas")
+    page.set_viewport_size({"width": 390, "height": 844})  # the charts follow their cards, not only the window
+    page.wait_for_function("document.querySelector('#chart-years canvas').getBoundingClientRect().width <= 360")
+    assert page.evaluate(width) <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/plans/{plan.pk}/")
+    headers = page.locator("[data-testid=plan-items] thead th")
+    row = page.locator("[data-testid=plan-items] tbody tr").first
+    for column, control in ((1, "input[name=year]"), (2, "input[name=planned_start]"),
+                            (3, "input[name=planned_finish]"), (4, "input[name=content_classes]"),
+                            (7, "input[name=is_model]")):
+        head, box = headers.nth(column).bounding_box(), row.locator(control).first.bounding_box()
+        assert head["x"] - 1 <= box["x"] and box["x"] + box["width"] <= head["x"] + head["width"] + 1, control
+    remove = row.locator("button", has_text="移除").bounding_box()
+    assert remove["height"] < 60  # one line, not 移 over 除
+    assert page.evaluate(width) <= 1280
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(tmp_path / "plan.png"), full_page=True)
+    assert page.evaluate(width) <= 390
+    result = page.locator("[data-testid=check-result]").first
+    assert result.is_visible() and result.bounding_box()["x"] + result.bounding_box()["width"] <= 390
+    note = page.locator("[data-testid=target-checks] td.what .muted").first
+    assert note.bounding_box()["width"] > 200  # not two characters a line
+    context.close()

@@ -14,6 +14,15 @@
     var data = JSON.parse(document.getElementById("dashboard-data").textContent);
     var words = JSON.parse(document.getElementById("dashboard-words").textContent);
     var charts = [];
+    // each chart follows its container's size (a card narrowing with the page, a phone turned round), not
+    // only the window's
+    var watcher = window.ResizeObserver ? new ResizeObserver(function (entries) {
+      entries.forEach(function (e) { var c = echarts.getInstanceByDom(e.target); if (c) { c.resize(); } });
+    }) : null;
+    function add(chart) {
+      charts.push(chart);
+      if (watcher) { watcher.observe(chart.getDom()); }
+    }
 
     var years = document.getElementById("chart-years");
     if (years) {
@@ -28,7 +37,7 @@
           { name: words.actual, type: "line", data: s.actual.map(num), connectNulls: false }
         ]
       });
-      charts.push(c1);
+      add(c1);
     }
 
     var months = document.getElementById("chart-months");
@@ -44,7 +53,7 @@
           { name: words.completion_rate, type: "line", data: data.monthly.map(function (m) { return num(m.completion_rate); }) }
         ]
       });
-      charts.push(c2);
+      add(c2);
     }
 
     var ranked = document.getElementById("chart-ranked");
@@ -63,7 +72,7 @@
         ]
       });
       c3.on("click", function (p) { if (p.data && p.data.code) { drill(p.data.code); } });
-      charts.push(c3);
+      add(c3);
     }
 
     var mapEl = document.getElementById("chart-map");
@@ -80,7 +89,7 @@
                      data: data.map.filter(function (m) { return m.value !== null; }).map(function (m) { return { name: m.name, value: m.value, code: m.codes[0] }; }) }]
         });
         c4.on("click", function (p) { var code = (p.data && p.data.code) || byName[p.name]; if (code) { drill(code); } });
-        charts.push(c4);
+        add(c4);
       });
     }
     window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
