@@ -987,11 +987,24 @@ def proposal_view(run, plan: ActionPlan) -> dict:
     rows.sort(key=lambda r: (not r["differs"], r["proposed"] or 9999, r["key"]))
     counties = [c for c in result.get("counties", []) if c.get("county") == county]
     reasons = [r for r in result.get("reasons", []) if r.get("county") == county]
-    left = [{**names.get(r["id"], {"name": r["id"], "code": ""}),
+    return {"rows": rows, "differences": sum(1 for r in rows if r["differs"]), "county": counties[0] if counties
+            else None, "reasons": reasons, "left_out": left_out_described(left_out, names)}
+
+
+def left_out_described(left_out: list[dict], names: dict | None = None) -> list[dict]:
+    """Pool items that cannot be scheduled in a period ({id, reason, year}, from `pool_candidates`) with
+    their names and the reason in words: {name, code, why}."""
+    names = dict(names or {})
+    missing = [r["id"] for r in left_out if r["id"] not in names]
+    for pk, name, code in Estate.objects.filter(pk__in=[int(k[1:]) for k in missing if k.startswith("e")]) \
+            .values_list("pk", "name", "code"):
+        names[f"e{pk}"] = {"name": name, "code": code}
+    for pk, name, code in RenovationProject.objects.filter(
+            pk__in=[int(k[1:]) for k in missing if k.startswith("p")]).values_list("pk", "name", "code"):
+        names[f"p{pk}"] = {"name": name, "code": code}
+    return [{"name": names.get(r["id"], {}).get("name", r["id"]), "code": names.get(r["id"], {}).get("code", ""),
              "why": str(LEFT_OUT_WORDS.get(r.get("reason"), r.get("reason", ""))) % {"year": r.get("year")}}
             for r in left_out]
-    return {"rows": rows, "differences": sum(1 for r in rows if r["differs"]), "county": counties[0] if counties
-            else None, "reasons": reasons, "left_out": left}
 
 
 def budgets_for(user, region: Region, period: PlanPeriod):

@@ -174,17 +174,23 @@ def plan_detail(request, pk: int):
     can_adjust = plan.status in workflow.ADJUST_FROM and workflow.holds(
         request.scope, workflow.ADJUST_ROLE, plan.county.code) and not plans.filter(previous=plan).exists()
     versions = plans.filter(county=plan.county, period=plan.period).order_by("-version")
-    candidates = []
+    candidates, projects, not_offered = [], [], []
     if can_edit:
-        in_plan = set(plan.items.exclude(estate=None).values_list("estate_id", flat=True))
-        candidates = (restrict(Estate.objects.filter(county=plan.county, status="pooled", project__isnull=True),
-                               request.user).exclude(pk__in=in_plan).order_by("-priority_score", "code")[:300])
-    projects = restrict(RenovationProject.objects.filter(county=plan.county, is_active=True), request.user).exclude(
-        pk__in=plan.items.exclude(project=None).values_list("project_id", flat=True)) if can_edit else []
+        # offered: what can be added, the optimiser's candidates for this period not yet in the plan; what
+        # cannot (a pool year after the period, a project with an estate out of the pool) is said with why
+        pool, left_out = selectors.pool_candidates([plan.county.code], plan.period)
+        addable = {c.id for c in pool.get(plan.county.code, [])} - {i.subject_key for i in plan.items.all()}
+        candidates = restrict(Estate.objects.filter(county=plan.county, pk__in=[
+            int(k[1:]) for k in addable if k.startswith("e")]), request.user).order_by("-priority_score", "code")[:300]
+        projects = restrict(RenovationProject.objects.filter(county=plan.county, pk__in=[
+            int(k[1:]) for k in addable if k.startswith("p")]), request.user).order_by("code")
+        not_offered = left_out.get(plan.county.code, [])
     return render(request, "plans/plan_detail.html", {
         "plan": plan, "figures": figures, "page": page, "can_edit": can_edit, "steps": steps,
         "can_adjust": can_adjust, "events": plan.events.all(), "versions": versions, "candidates": candidates,
-        "projects": projects, "year": year, "classes": ContentClass.choices, "add_form": add_form,
+        "projects": projects, "not_offered": selectors.left_out_described(not_offered[:20]),
+        "not_offered_count": len(not_offered), "year": year, "classes": ContentClass.choices,
+        "add_form": add_form,
         "can_optimise": services.can_optimise(request.user, plan.county)})
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import translation
 
 from gaizao.accounts.scoping import Role
-from gaizao.estates.models import CatalogueItem, Eligibility, Estate, EstateStatus
+from gaizao.estates.models import CatalogueItem, Eligibility, Estate, EstateStatus, RenovationProject
 from gaizao.plans import services
 from gaizao.plans.models import PlanPeriod
 from gaizao.regions.models import Region, RegionLevel
@@ -33,6 +33,17 @@ def pool_estate(county_code: str, *, households: int = 300, floor_area="24000", 
     items = [CatalogueItem.objects.filter(content_class=c).order_by("sort").first() for c in classes]
     estate.deficiencies.set([i for i in items if i is not None])
     return estate
+
+
+def merged_project(code: str, name: str, street: Region, pool_years=(2020, 2020), surveyed: int = 0):
+    """A merged project (片区) on `street`: a pool estate per year of `pool_years`, and `surveyed` estates not
+    yet in the pool."""
+    project = RenovationProject.objects.create(code=code, name=name, region=street, county=street.parent)
+    for year in pool_years:
+        pool_estate(street.code[:6], pool_year=year, project=project)
+    for _ in range(surveyed):
+        pool_estate(street.code[:6], status=EstateStatus.SURVEYED, project=project)
+    return project
 
 
 @pytest.fixture(autouse=True)
@@ -78,4 +89,4 @@ def draft_plan(people, xihu, period):
     return plan
 
 
-__all__ = ["pool_estate", "PlanPeriod"]
+__all__ = ["merged_project", "pool_estate", "PlanPeriod"]

@@ -19,7 +19,7 @@ from gaizao.plans import optimiser, selectors, services
 from gaizao.plans.models import OptimisationRun, PlanBudget, PlanEvent, TargetMeasure
 from gaizao.regions.models import Region
 
-from .conftest import pool_estate
+from .conftest import merged_project, pool_estate
 
 
 @pytest.fixture
@@ -354,12 +354,8 @@ def test_candidates_counted_as_listed_projects_with_their_figures_and_the_rest_l
     not in the pool) is left out, named, with the reason; the solver's status reads in words."""
     street = xihu_pool["estates"][0].region
     late = pool_estate("330106", pool_year=2026, name="二〇二六入库小区")
-    half = RenovationProject.objects.create(code="P330106HALF", name="半入库片区", region=street, county=xihu)
-    pool_estate("330106", pool_year=2021, project=half)
-    pool_estate("330106", status=EstateStatus.SURVEYED, project=half)
-    later = RenovationProject.objects.create(code="P330106LATE", name="晚入库片区", region=street, county=xihu)
-    for _ in range(2):
-        pool_estate("330106", pool_year=2026, project=later)
+    half = merged_project("P330106HALF", "半入库片区", street, (2021,), surveyed=1)
+    later = merged_project("P330106LATE", "晚入库片区", street, (2026, 2026))
     result = selectors.run_optimiser(xihu, period, time_limit=20)
     assert result["candidates"] == 10 == sum(c["candidates"] for c in result["counties"])
     assert result["left_out_count"] == 3

@@ -7,7 +7,7 @@ from django.urls import reverse
 from gaizao.plans.models import PlanBudget
 
 from ..conftest import page_client as client_for
-from .conftest import pool_estate
+from .conftest import merged_project, pool_estate
 
 
 def _messages(response) -> list[str]:
@@ -88,3 +88,24 @@ def test_a_refused_budget_file_keeps_region_and_period(people, draft_plan):
     upload = SimpleUploadedFile("b.csv", b"county,year,budget_wan\n330106,2020,abc\n", content_type="text/csv")
     r = client_for(people["county"]).post(url, {"region": "330106", "period": "2020-2022", "budget_file": upload})
     assert r.status_code == 302 and r["Location"] == url
+
+
+@pytest.mark.django_db
+def test_the_picker_offers_only_what_can_be_added_and_says_why_not(people, draft_plan, xihu):
+    fits = pool_estate("330106", pool_year=2021, name="可排小区")
+    late = pool_estate("330106", pool_year=2026, name="晚入库小区")
+    merged_project("P330106PICK", "半入库片区", fits.region, (2021,), surveyed=1)
+    merged_project("P330106WHOLE", "整片区", fits.region, (2022, 2022))
+    html = client_for(people["county"]).get(reverse("plans:detail", args=[draft_plan.pk])).content.decode()
+    form = html.split('data-testid="add-item"', 1)[1]
+    offered = form.split("</datalist>", 1)[0]
+    assert f'value="{fits.code}"' in offered and "2021 年入库" in offered
+    assert late.code not in offered
+    for item in draft_plan.items.all():  # what is in the plan already is not offered again
+        assert f'value="{item.estate.code}"' not in offered
+    projects = form.split('name="project"', 1)[1].split("</select>", 1)[0]
+    assert "整片区" in projects and "半入库片区" not in projects
+    said = form.split('data-testid="not-offered"', 1)[1].split("</details>", 1)[0]
+    assert "未列出：2 个项目库条目不能排入本计划期" in said
+    assert "晚入库小区" in said and "2026 年入库，晚于计划期" in said
+    assert "半入库片区" in said and "片区内尚有小区未入项目库" in said
