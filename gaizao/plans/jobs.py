@@ -26,5 +26,5 @@ def plans_optimise_job(job, progress) -> dict:
     with transaction.atomic():
         run = services.optimisation_run_save(actor=actor, region=region, period=period,
                                              params={k: v for k, v in params.items()}, result=result)
-    return {"run": run.pk, **{k: result.get(k) for k in ("objective", "bound", "gap", "greedy_objective",
+    return {"run": run.pk, **{k: result.get(k) for k in ("candidates", "objective", "bound", "gap", "greedy_objective",
                                                         "feasible", "status")}}

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from gaizao.core.errors import ServiceError
+from gaizao.core.job_kinds import job_kind_label, job_result_rows, job_result_url
 from gaizao.core.jobs import execute_job, job_start
 from gaizao.core.models import AuditEntry, JobStatus
 from gaizao.estates.models import EstateStatus, RenovationProject
@@ -229,6 +230,16 @@ def test_a_city_wide_run_is_a_job(xihu_pool, people):
     job.refresh_from_db()
     run = OptimisationRun.objects.get(pk=job.result["run"])
     assert run.region == hangzhou and job.result["feasible"] is True
+    # the job pages name the kind, list its result in words and link to the run's page
+    assert job_kind_label("plans.optimise") == "排程优化"
+    rows = dict(job_result_rows(job))
+    assert rows["候选项目"] == "10" and rows["满足全部规则"] == "是"
+    url = job_result_url(job)
+    assert url == reverse("plans:region-optimise") + "?region=3301&period=2020-2022"
+    client = Client()
+    client.force_login(people["city"])
+    assert 'data-testid="run-summary"' in client.get(url).content.decode()
+    assert url.replace("&", "&amp;") in client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
     # a county official of another city cannot start one for Hangzhou
     assert not services.can_optimise(people["sibling_county"], hangzhou)
     assert not services.can_optimise(people["county"], hangzhou)
