@@ -413,3 +413,18 @@ def test_greedy_misses_in_words_with_whole_estates():
         old = _violation_words([{"code": "target_missed", "county": "330106", "year": 2022,
                                  "detail": "23.0 of 24.0 estates by 2022, needs 100%"}], "330106")
     assert old == [{"year": 2022, "what": "未达目标", "detail": ""}]
+
+
+@pytest.mark.django_db
+def test_greedy_misses_read_as_a_chinese_sentence_on_the_page(people, xihu, period):
+    plan = services.plan_create(actor=people["county"], county=xihu, period=period)
+    miss = {"code": "target_missed", "county": "330106", "year": 2022, "detail": "23 of 24 estates by 2022, needs 100%",
+            "params": {"done": "23", "total": "24", "unit": "estates", "share": "100"}}
+    services.optimisation_run_save(actor=None, region=xihu, period=period, params={}, result={
+        "status": "optimal", "feasible": True, "objective": 1.0, "greedy_objective": 1.0, "schedule": [],
+        "counties": [], "candidate_ids": {}, "greedy_violations": [miss]})
+    client = Client()
+    client.force_login(people["county"])
+    page = client.get(reverse("plans:optimise", args=[plan.pk])).content.decode()
+    assert "2022 年：未达目标（至 2022 年底完成 23 / 24 个小区，需达 100%）" in page
+    assert "of 24" not in page and "23.0" not in page
