@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 COMMENT = "2020年计划改造小区不足三年任务的30%，请补充"
 
 
-def as_user(browser, base_url, username):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+def as_user(browser, base_url, username, width=1280, height=900):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(15000)
     sign_in_through_the_page(page, base_url, username, PASSWORD)
@@ -112,10 +112,7 @@ def test_phone_pages_fit_the_screen_and_the_item_table_lines_up(live_server, bro
                                year=year)
     width = "document.documentElement.scrollWidth"
     for username in ("m-xihu", "m-hangzhou"):
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        sign_in_through_the_page(page, live_server.url, username, PASSWORD)
+        context, page = as_user(browser, live_server.url, username, 390, 844)
         page.goto(f"{live_server.url}/dashboard/")
         page.wait_for_selector("#chart-years canvas")
         if username == "m-hangzhou":
@@ -126,10 +123,7 @@ def test_phone_pages_fit_the_screen_and_the_item_table_lines_up(live_server, bro
             card = chart.evaluate("e => e.closest('.card').getBoundingClientRect().right")
             assert chart.bounding_box()["x"] + chart.bounding_box()["width"] <= card + 0.5
         context.close()
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    sign_in_through_the_page(page, live_server.url, "m-xihu", PASSWORD)
+    context, page = as_user(browser, live_server.url, "m-xihu")
     page.goto(f"{live_server.url}/dashboard/")
     page.wait_for_selector("#chart-years canvas")
     page.set_viewport_size({"width": 390, "height": 844})  # the charts follow their cards, not only the window
@@ -154,4 +148,22 @@ def test_phone_pages_fit_the_screen_and_the_item_table_lines_up(live_server, bro
     assert result.is_visible() and result.bounding_box()["x"] + result.bounding_box()["width"] <= 390
     note = page.locator("[data-testid=target-checks] td.what .muted").first
     assert note.bounding_box()["width"] > 200  # not two characters a line
+    context.close()
+
+
+def test_refused_budget_cells_are_named_readably_and_kept(live_server, browser, zhejiang):
+    make_user(Role.COUNTY_OFFICIAL, "e-xihu", "330106")
+    services.period_default()
+    context, page = as_user(browser, live_server.url, "e-xihu")
+    page.goto(f"{live_server.url}/plans/budgets/?region=330106&period=2020-2022")
+    page.fill("input[name=budget_2020]", "abc")
+    page.fill("input[name=budget_2021]", "-5")
+    page.click("form#budget-330106 button")
+    page.wait_for_load_state()
+    assert page.url.endswith("/plans/budgets/?region=330106&period=2020-2022")
+    assert page.input_value("input[name=budget_2020]") == "abc" and page.input_value("input[name=budget_2021]") == "-5"
+    error = page.locator(".messages li.error", has_text="西湖区 2021 年：“-5”——预算不能为负数。")
+    # readable: dark text on a light background (white on pale blue before)
+    color = error.evaluate("e => getComputedStyle(e).color")
+    assert color != "rgb(255, 255, 255)", color
     context.close()
