@@ -9,11 +9,43 @@ class PlansConfig(AppConfig):
 
     def ready(self):
         from gaizao.core.attention import register
+        from gaizao.core.audit import register_verbs
         from gaizao.core.job_kinds import register_job_kind
 
+        from . import workflow
         from .attention import plans_awaiting_step
 
         register(plans_awaiting_step)
+        register_verbs({f"plans.{step.name}": step.label for step in workflow.STEPS})
+        register_verbs({
+            "plans.plan_create": _("Plan drafted"),
+            "plans.adjust": _("Plan adjusted (new version)"),
+            "plans.adjust_copy": _("Item copied into the adjusted plan"),
+            "plans.supersede": _("Plan superseded by its adjustment"),
+            "plans.item_add": _("Added to the plan"),
+            "plans.item_remove": _("Removed from the plan"),
+            "plans.item_update": _("Plan item changed"),
+            "plans.item_scheme_budget": _("Scheme budget recorded"),
+            "plans.model_estate": _("Model estate marked"),
+            "plans.reestimate": _("Costs re-estimated"),
+            "plans.adopt": _("Optimiser proposal adopted"),
+            "plans.apply_schedule": _("Schedule applied"),
+            "plans.optimise": _("Schedule optimised"),
+            "plans.budget_set": _("Budget set"),
+            "plans.budget_delete": _("Budget removed"),
+            "plans.budgets_import": _("Budget file imported"),
+            "plans.costs_save": _("Unit costs saved"),
+            "plans.costs_delete": _("County unit costs removed (the province's apply)"),
+            "plans.targets_save": _("Targets saved"),
+            "plans.targets_delete": _("County targets removed (the province's apply)"),
+            "plans.period_create": _("Plan period added"),
+            "plans.period_default": _("Default plan period set up"),
+            "plans.defaults_setup": _("Default rules set up"),
+            "plans.report_open": _("Monthly report opened"),
+            "plans.report_entries": _("Monthly report figures entered"),
+            "plans.report_submit": _("Monthly report submitted"),
+            "plans.progress_update": _("Progress recorded"),
+        })
         register_job_kind("plans.optimise", label=_("Schedule optimisation"), result_url=optimise_result_url,
                           result_labels={"candidates": _("Candidates"), "objective": _("Proposal (objective)"),
                                          "greedy_objective": _("Greedy schedule (objective)"),

@@ -72,7 +72,7 @@ def handles_service_errors(view):
                     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
                         back = reverse("plans:list")
                 return redirect(back)
-            return render(request, "plans/bad_request.html", {"message": exc.message, "fields": exc.fields},
+            return render(request, "400.html", {"message": exc.message, "fields": exc.fields},
                           status=400)
 
     return wrapper
