@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from gaizao.accounts.scoping import restrict
+from gaizao.accounts.scoping import ScopedQuerySet, restrict
 from gaizao.accounts.services import sign_in
 
 from .api import error_body
@@ -88,11 +88,21 @@ def audit_list(request):
 
 
 def _scoped_model(label: str):
+    """The region-scoped model named `label` ("app.model"), else 404.
+
+    Only region-scoped models have history pages. A label that names nothing, a swapped model (auth.User: its
+    manager raises), a proxy of one, an unmanaged model, or a model outside the region scoping (accounts.User,
+    content types, sessions, the admin log, tokens: their changes are on /audit/ for province admins) is 404."""
     try:
         model = apps.get_model(label)
     except (LookupError, ValueError):
         raise Http404 from None
-    if not hasattr(model.objects.none(), "restrict"):
+    opts = model._meta
+    if opts.abstract or opts.swapped or opts.concrete_model._meta.swapped or not opts.managed:
+        raise Http404
+    queryset_class = getattr(opts.default_manager, "_queryset_class", None)
+    if not (isinstance(queryset_class, type) and issubclass(queryset_class, ScopedQuerySet)
+            and queryset_class.scope_lookup):
         raise Http404
     return model
 
@@ -116,7 +126,7 @@ def _object_pk(model, object_id: str):
 def object_history(request, object_type: str, object_id: str):
     """Every recorded change of one object the user can see."""
     model = _scoped_model(object_type)
-    obj = get_object_or_404(restrict(model.objects.all(), request.user), pk=_object_pk(model, object_id))
+    obj = get_object_or_404(restrict(model._default_manager.all(), request.user), pk=_object_pk(model, object_id))
     page = Paginator(history_of(obj).select_related("object_type"), 50).get_page(request.GET.get("page"))
     return render(request, "core/object_history.html", {"object": obj, "page": page, "object_type": object_type,
                                                         "entries": describe_entries(page.object_list)})
