@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from gaizao.regions.models import Region, RegionLevel
 
@@ -249,8 +250,9 @@ def _demo_pool(county_codes: list[str]) -> dict:
                 admitted += estates_admit(actor=None, estates=ids, year=year, cause=CAUSE)
         if not stats[county][EstateStatus.DEFERRED]:
             for pk in ranked[len(take):len(take) + 2]:
-                estate_defer(actor=None, estate=Estate(pk=pk), reason="资金未落实，顺延至下一年度", to_year=2023,
-                             cause=CAUSE)
+                # to next year: a deferral is never to a year already past
+                estate_defer(actor=None, estate=Estate(pk=pk), reason="资金未落实，顺延至下一年度",
+                             to_year=timezone.localdate().year + 1, cause=CAUSE)
                 deferred += 1
         if not stats[county][EstateStatus.DROPPED]:
             unwilling = list(Estate.objects.filter(county__code=county, status=EstateStatus.SURVEYED)

@@ -31,7 +31,13 @@ from .models import (
     RenovationProject,
 )
 from .rules import breakdown_rows, reasons_text
-from .services import PROVINCE_CODE, readmit_earliest_year, rules_by_county, rules_can_edit
+from .services import (
+    PROVINCE_CODE,
+    defer_earliest_year,
+    readmit_earliest_year,
+    rules_by_county,
+    rules_can_edit,
+)
 
 COUNT_CACHE_SECONDS = 300
 MAP_POINT_LIMIT = 20_000
@@ -175,14 +181,17 @@ def estate_detail(*, user, pk: int) -> dict:
     if estate.project_id:
         peers = list(estates_for(user).filter(project_id=estate.project_id).exclude(pk=estate.pk)
                      .select_related("region"))
-    readmit_from = None
+    readmit_from = defer_from = None
     if estate.status in (EstateStatus.DEFERRED, EstateStatus.DROPPED):
         readmit_from = readmit_earliest_year(estate)
+    elif estate.status in (EstateStatus.SURVEYED, EstateStatus.POOLED):
+        defer_from = defer_earliest_year(estate)
     return {
         "estate": estate,
         # the readmit form's first year and the year it offers: never one the service refuses
         "readmit_from": readmit_from,
         "readmit_year": max(readmit_from or 0, timezone.localdate().year + 1),
+        "defer_from": defer_from,  # the defer form's first year: none already past
         "buildings": buildings,
         "households": households,
         "reasons": reasons_text(estate.eligibility_reasons),

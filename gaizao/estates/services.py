@@ -602,7 +602,9 @@ def _require_eligible(estate: Estate) -> None:
 
 @transaction.atomic
 def estate_admit(*, actor, estate: Estate, year, cause: str = "") -> Estate:
-    """Admit a surveyed, eligible estate to the pool for `year`."""
+    """Admit a surveyed, eligible estate to the pool for `year`. A past year (from FIRST_POOL_YEAR) is accepted:
+    a county entering its history records the pool as it was (the 2020-2022 plan, say). Only a deferral must
+    look ahead (`estate_defer`)."""
     estate = _locked(estate, actor)
     year = _year(year)
     if estate.status != EstateStatus.SURVEYED:
@@ -663,6 +665,12 @@ def estate_defer(*, actor, estate: Estate, reason: str, to_year=None, cause: str
             raise ServiceError(ErrorCode.ESTATE_POOL_YEAR_INVALID,
                                _("Defer to a year after %(year)s.") % {"year": last},
                                fields={"to_year": [_("not later")]})
+        this_year = timezone.localdate().year
+        if year < this_year:  # a deferral postpones: to a year already past it would postpone nothing
+            raise ServiceError(ErrorCode.ESTATE_POOL_YEAR_INVALID,
+                               _("%(year)s is already past: defer to %(this_year)s or later.")
+                               % {"year": year, "this_year": this_year},
+                               fields={"to_year": [_("already past")]})
     return _transition(actor, estate, verb="estates.defer", cause=cause, status=EstateStatus.DEFERRED,
                        pool_year=year, status_reason=reason)
 
@@ -683,7 +691,10 @@ def estate_drop(*, actor, estate: Estate, reason: str, cause: str = "") -> Estat
 
 @transaction.atomic
 def estate_readmit(*, actor, estate: Estate, year, cause: str = "") -> Estate:
-    """Put a deferred or dropped estate back in the pool in a later year (the rolling pool)."""
+    """Put a deferred or dropped estate back in the pool in a later year (the rolling pool): after the last year
+    it sat in the pool and not before the year it is deferred to. As for admitting, the year may lie in the past
+    (history entered late); since a deferral is never to a past year, a deferred estate comes back no earlier
+    than the year it was deferred in."""
     estate = _locked(estate, actor)
     year = _year(year)
     if estate.status not in (EstateStatus.DEFERRED, EstateStatus.DROPPED):
@@ -714,6 +725,13 @@ def readmit_earliest_year(estate: Estate) -> int | None:
     if estate.status == EstateStatus.DEFERRED and estate.pool_year:
         years.append(estate.pool_year)
     return max(years) if years else None
+
+
+def defer_earliest_year(estate: Estate) -> int:
+    """The first year `estate_defer` accepts as the year deferred to: not before this year, and after the last
+    year the estate sat in the pool."""
+    last = _last_pool_year(estate)
+    return max(timezone.localdate().year, last + 1 if last is not None else 0)
 
 
 def _last_pool_year(estate: Estate) -> int | None:

@@ -81,3 +81,23 @@ def test_the_panel_keeps_what_was_typed_after_an_error(official, htmx):
     services.estate_drop(actor=official, estate=estate, reason="居民意愿不足")
     html = client.post(f"/estates/{estate.pk}/readmit/", {"year": year}, **headers).content.decode()
     assert 'role="alert"' in html and f'name="year" value="{year}"' in form_of(html, "readmit")
+
+
+def test_the_defer_form_and_the_api_refuse_a_year_already_past(official):
+    """QA: in December 2026, 暂缓 with 暂缓至年度 2020 on a surveyed estate saved as 暂缓 至 2020 年."""
+    from ..conftest import api_client_for
+
+    year = timezone.localdate().year
+    estate = make_estate(XIXI)
+    client = page_client(official)
+    detail = client.get(f"/estates/{estate.pk}/").content.decode()
+    assert f'name="to_year" min="{year}"' in form_of(detail, "defer")  # the form offers no past year
+    html = client.post(f"/estates/{estate.pk}/defer/", {"reason": "资金未落实", "to_year": 2020},
+                       HTTP_HX_REQUEST="true").content.decode()
+    assert 'role="alert"' in html and f"{year} 年或以后" in html and "暂缓至年度：" in html
+    response = api_client_for(official).post(f"/api/v1/estates/{estate.pk}/defer/",
+                                             {"reason": "资金未落实", "to_year": year - 1}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "estate_pool_year_invalid"
+    assert Estate.objects.get(pk=estate.pk).status == "surveyed"
+    client.post(f"/estates/{estate.pk}/defer/", {"reason": "资金未落实", "to_year": year}, HTTP_HX_REQUEST="true")
+    assert Estate.objects.values_list("status", "pool_year").get(pk=estate.pk) == ("deferred", year)

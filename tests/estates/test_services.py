@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from gaizao.accounts.scoping import Role
 from gaizao.core.audit import history_of
@@ -113,29 +114,55 @@ def test_county_override_and_province_default_recompute(zhejiang, county_officia
 
 
 def test_pool_transitions_are_audited_with_before_and_after(zhejiang, county_official):
+    year = timezone.localdate().year  # a deferral is to this year or later
     estate = make_estate(XIXI)
     services.estate_admit(actor=county_official, estate=estate, year=2021)
-    services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=2022)
+    services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=year)
     with pytest.raises(ServiceError) as exc:  # the year it left the pool
         services.estate_readmit(actor=county_official, estate=estate, year=2021)
     assert exc.value.code == "estate_pool_year_invalid"
-    services.estate_readmit(actor=county_official, estate=estate, year=2023)
+    services.estate_readmit(actor=county_official, estate=estate, year=year + 1)
     services.estate_drop(actor=county_official, estate=estate, reason="居民意愿不足")
     estate.refresh_from_db()
     assert estate.status == "dropped" and estate.county_rank is None and estate.status_reason == "居民意愿不足"
     assert estate.pool_year is None
     with pytest.raises(ServiceError) as exc:
-        services.estate_readmit(actor=county_official, estate=estate, year=2023)
+        services.estate_readmit(actor=county_official, estate=estate, year=year + 1)
     assert exc.value.code == "estate_pool_year_invalid"
-    services.estate_readmit(actor=county_official, estate=estate, year=2024)
+    services.estate_readmit(actor=county_official, estate=estate, year=year + 2)
     estate.refresh_from_db()
-    assert estate.status == "pooled" and estate.pool_year == 2024 and estate.county_rank == 1
+    assert estate.status == "pooled" and estate.pool_year == year + 2 and estate.county_rank == 1
     moves = [(e.verb, e.before["status"], e.after["status"], e.after["pool_year"])
              for e in history_of(estate).filter(action=AuditAction.TRANSITION).order_by("id")]
-    assert moves == [("estates.admit", "surveyed", "pooled", 2021), ("estates.defer", "pooled", "deferred", 2022),
-                     ("estates.readmit", "deferred", "pooled", 2023), ("estates.drop", "pooled", "dropped", None),
-                     ("estates.readmit", "dropped", "pooled", 2024)]
+    assert moves == [("estates.admit", "surveyed", "pooled", 2021), ("estates.defer", "pooled", "deferred", year),
+                     ("estates.readmit", "deferred", "pooled", year + 1), ("estates.drop", "pooled", "dropped", None),
+                     ("estates.readmit", "dropped", "pooled", year + 2)]
     assert all(e.actor == county_official for e in history_of(estate).filter(action=AuditAction.TRANSITION))
+
+
+def test_a_deferral_is_never_to_a_year_already_past(zhejiang, county_official):
+    """In December 2026, 暂缓至 2020 was saved as 暂缓 至 2020 年. Admitting and readmitting may record a past pool
+    year (history entered late), deferring may not: it postpones, and to a past year it postpones nothing."""
+    year = timezone.localdate().year
+    estate = make_estate(XIXI)
+    services.estate_admit(actor=county_official, estate=estate, year=2020)  # a past pool year: accepted
+    assert services.defer_earliest_year(estate) == year
+    for past in (2021, year - 1):  # after the last pool year (2020), but already past
+        with pytest.raises(ServiceError) as exc:
+            services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=past)
+        assert exc.value.code == "estate_pool_year_invalid" and list(exc.value.fields) == ["to_year"]
+        assert str(year) in exc.value.message
+    surveyed = make_estate(XIXI, name="未入库")
+    with pytest.raises(ServiceError):  # never in the pool: the same
+        services.estate_defer(actor=county_official, estate=surveyed, reason="资金未落实", to_year=2020)
+    estate.refresh_from_db()
+    assert (estate.status, estate.pool_year) == ("pooled", 2020)
+    services.estate_defer(actor=county_official, estate=estate, reason="资金未落实", to_year=year)
+    estate.refresh_from_db()
+    assert (estate.status, estate.pool_year) == ("deferred", year)
+    services.estate_drop(actor=county_official, estate=estate, reason="居民意愿不足")
+    services.estate_readmit(actor=county_official, estate=estate, year=year + 1)
+    assert services.defer_earliest_year(estate) == year + 2  # after the last year in the pool
 
 
 def test_an_estate_deferred_to_a_year_is_readmitted_in_that_year(zhejiang, county_official):
