@@ -107,7 +107,7 @@ def estate_list(request):
         "sort_links": sort_links, "can_change": bool(request.scope.prefixes(Action.CHANGE)) or
         request.scope.is_superuser, "this_year": timezone.localdate().year,
         "all_query": _without(query, "status"),
-        "export_query": _without(query, "format"), "sort": sort,
+        "export_query": _without(query, "format"), "sort": sort, "has_region": has_region(request.scope),
     })
 
 
@@ -284,7 +284,8 @@ def estate_map(request):
     estate_filter, _rows = selectors.estate_list(user=request.user, params=params)
     _page_filter_form(request, estate_filter)
     return render(request, "estates/estate_map.html", {"filter": estate_filter, "query": params.urlencode(),
-                                                       "export_query": _without(params, "format")})
+                                                       "export_query": _without(params, "format"),
+                                                       "has_region": has_region(request.scope)})
 
 
 @login_required
@@ -349,10 +350,16 @@ def _errors_to_fields(exc: ServiceError, forms_: tuple[forms.Form, ...]) -> None
     forms_[0].add_error(None, _error_text(exc, skip=placed))
 
 
+def has_region(scope) -> bool:
+    """Whether the user sees some region: the rules page answers only them, and an export has rows only for them
+    (a resident's list is empty); the list and the map link to either only for them."""
+    return scope.is_superuser or bool(scope.prefixes(Action.VIEW))
+
+
 @login_required
 @require_GET
 def rules_overview(request):
-    if not (request.scope.is_superuser or request.scope.prefixes(Action.VIEW)):
+    if not has_region(request.scope):
         raise Http404
     return render(request, "estates/rules_overview.html", selectors.rules_overview(user=request.user))
 

@@ -130,3 +130,21 @@ def test_an_unknown_sort_falls_back_to_the_default_order(official, estates):
     assert client.get(export_links(html)["csv"]).status_code == 200
     assert client.get("/estates/map/data/", {"sort": "score"}).status_code == 200
     assert api_client_for(official).get("/api/v1/estates/", {"sort": "score"}).status_code == 400  # the API says so
+
+
+def test_a_resident_is_offered_no_link_that_answers_404_or_an_empty_sheet(zhejiang, estates):
+    """QA: as a resident, /estates/ linked 改造条件与优先级规则 (/estates/rules/, 404) and offered the export
+    links (an empty sheet). Each link of the list and the map now answers the person it is shown to."""
+    resident = make_user(Role.RESIDENT, username="resident-links")
+    official_page = page_client(make_user(Role.COUNTY_OFFICIAL, username="xihu-links")).get("/estates/")
+    assert 'href="/estates/rules/"' in official_page.content.decode()
+    assert 'data-testid="export-links"' in official_page.content.decode()
+    client = page_client(resident)
+    for page in ("/estates/", "/estates/map/"):
+        html = client.get(page).content.decode()
+        assert "/census/export/" not in html and 'href="/estates/rules/"' not in html, page
+        main = html.split("<main", 1)[1].split("</main>", 1)[0]
+        for href in {unescape(h) for h in re.findall(r'href="(/[^"]*)"', main)}:
+            if not href.startswith("/static/"):
+                assert client.get(href).status_code != 404, (page, href)
+    assert client.get("/estates/rules/").status_code == 404  # the page the link went to
