@@ -5,10 +5,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .errors import ErrorCode, ServiceError
+from .filtering import FilterSet
 from .models import AuditAction, AuditEntry
 
 
-class AuditFilter(django_filters.FilterSet):
+class AuditFilter(FilterSet):
     object_type = django_filters.CharFilter(method="filter_object_type", label=gettext_lazy("Object type (app.model)"))
     object_id = django_filters.CharFilter()
     actor = django_filters.CharFilter(field_name="actor_name")

@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from gaizao.core.filtering import FilterSet
 from gaizao.regions.filters import RegionCodeFilter
 from gaizao.regions.models import Region, RegionLevel
 
@@ -69,7 +70,7 @@ class EstateFilterForm(forms.Form):
         return data
 
 
-class EstateFilter(django_filters.FilterSet):
+class EstateFilter(FilterSet):
     region = EstateRegionFilter(lookup="region__code__startswith", label=_("Within region (code)"))
     search = django_filters.CharFilter(method="filter_search", label=_("Code or name"))
     built_from = django_filters.NumberFilter(field_name="built_year", lookup_expr="gte", label=_("Built from"),

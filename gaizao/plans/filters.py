@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from gaizao.core.errors import ErrorCode, ServiceError
+from gaizao.core.filtering import FilterSet
 from gaizao.regions.filters import RegionCodeFilter
 
 from . import optimiser
@@ -36,7 +37,7 @@ class SafeRegionCodeFilter(RegionCodeFilter):
         return super().filter(qs, value)
 
 
-class PlanFilter(django_filters.FilterSet):
+class PlanFilter(FilterSet):
     period = PeriodFilter(field_name="period", label=gettext_lazy("Period (YYYY-YYYY)"))
     status = django_filters.ChoiceFilter(choices=PlanStatus.choices)
     within = SafeRegionCodeFilter(lookup="county__code__startswith", label=gettext_lazy("Within region (code)"))
@@ -56,7 +57,7 @@ class MonthFilter(django_filters.CharFilter):
         return qs.filter(month=month_start(value))
 
 
-class ProgressReportFilter(django_filters.FilterSet):
+class ProgressReportFilter(FilterSet):
     month = MonthFilter(label=gettext_lazy("Month (YYYY-MM)"))
     status = django_filters.ChoiceFilter(choices=ReportStatus.choices)
     within = SafeRegionCodeFilter(lookup="county__code__startswith", label=gettext_lazy("Within region (code)"))

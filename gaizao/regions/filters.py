@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from gaizao.core.errors import ErrorCode, ServiceError
-from gaizao.core.filtering import StrictBooleanFilter
+from gaizao.core.filtering import FilterSet, StrictBooleanFilter
 
 from .models import Region, RegionLevel
 
@@ -26,7 +26,7 @@ class RegionCodeFilter(django_filters.CharFilter):
         return qs.filter(**{self.region_lookup: value})
 
 
-class RegionFilter(django_filters.FilterSet):
+class RegionFilter(FilterSet):
     level = django_filters.ChoiceFilter(choices=RegionLevel.choices, empty_label=gettext_lazy("All"))
     parent = RegionCodeFilter(lookup="parent__code")
     within = RegionCodeFilter(lookup="code__startswith", label=gettext_lazy("Within region (code)"))
