@@ -234,11 +234,26 @@ def county_layer() -> dict:
     return layer
 
 
+def filter_errors_text(form) -> str:
+    """What is wrong with the filters in words, as the list page shows it next to the fields: a field's own
+    problem after its label (建成年份起：请输入整数。), one that names its fields alone (建成年份起（2010）晚于建成年份止
+    （1990）。)."""
+    parts = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = str(field.label) if field is not None and field.label else ""
+        for error in errors:
+            parts.append(_("%(key)s: %(value)s") % {"key": label, "value": error}
+                         if label and label not in error else str(error))
+    return " ".join(parts) or _("The filters are invalid.")
+
+
 def map_data(*, user, params) -> dict:
     """Points for the filtered estates in scope, or counts per county when there are too many points."""
     estate_filter, rows = estate_list(user=user, params=params)
-    if estate_filter.is_bound and not estate_filter.is_valid():
-        return {"mode": "error", "errors": estate_filter.errors.get_json_data()}
+    if estate_filter.form.errors:
+        return {"mode": "error", "errors": estate_filter.form.errors.get_json_data(),
+                "message": filter_errors_text(estate_filter.form)}
     counts = status_counts(rows)
     per_county = list(rows.order_by().values("county__code", "county__name").annotate(n=Count("pk")))
     result = {"total": counts["total"], "counts": counts,

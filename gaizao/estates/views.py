@@ -295,9 +295,8 @@ def estate_map_data(request):
         data = selectors.map_data(user=request.user, params=request.GET)
     except ServiceError as exc:
         return JsonResponse({"mode": "error", "message": exc.message, "fields": exc.fields}, status=400)
-    if data.get("mode") == "error":
-        return JsonResponse({"mode": "error", "message": _("The filters are invalid."), "fields": data["errors"]},
-                            status=400)
+    if data.get("mode") == "error":  # what is wrong, in the words the list page shows next to the fields
+        return JsonResponse({"mode": "error", "message": data["message"], "fields": data["errors"]}, status=400)
     data["detail_url"] = reverse("estates:detail", args=[0]).replace("/0/", "/{id}/")
     return JsonResponse(data)
 

@@ -120,6 +120,22 @@ def test_a_built_year_range_that_ends_before_it_starts_is_said_next_to_the_field
                       .content.decode())) == 3  # a sound range still filters
 
 
+def test_the_map_says_what_is_wrong_with_a_reversed_built_year_range(official, estates):
+    """The map said only 筛选条件无效。: its data endpoint answers 400 with the list's words, the page shows them."""
+    client = page_client(official)
+    reversed_range = {"built_from": "2010", "built_to": "1990"}
+    data = client.get("/estates/map/data/", reversed_range)
+    assert data.status_code == 400 and data.json()["mode"] == "error"
+    assert data.json()["message"] == "建成年份起（2010）晚于建成年份止（1990）。"
+    assert data.json()["fields"]["built_to"]
+    page = client.get("/estates/map/", reversed_range).content.decode()
+    label = re.search(r'<label>建成年份止.*?</label>', page, re.S).group(0)
+    assert "建成年份起（2010）晚于建成年份止（1990）。" in label
+    bad_number = client.get("/estates/map/data/", {"built_from": "abc"})
+    assert bad_number.status_code == 400 and bad_number.json()["message"].startswith("建成年份起：")
+    assert client.get("/estates/map/data/", {"built_from": "1981", "built_to": "1983"}).json()["total"] == 3
+
+
 def test_an_unknown_sort_falls_back_to_the_default_order(official, estates):
     client = page_client(official)
     html = client.get("/estates/", {"sort": "score", "eligibility": "eligible"}).content.decode()

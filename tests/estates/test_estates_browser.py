@@ -48,6 +48,12 @@ def test_county_official_ranks_admits_and_maps(live_server, page, zhejiang):
     # the zoom buttons' tooltips are Chinese, not Leaflet's English defaults
     assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "放大"
     assert page.locator(".leaflet-control-zoom-out").get_attribute("title") == "缩小"
+    # a reversed built-year range: the map says what is wrong (it said only 筛选条件无效。)
+    page.goto(f"{live_server.url}/estates/map/?built_from=2010&built_to=1990")
+    page.wait_for_selector("#estate-map[data-ready=error]", timeout=20_000)
+    status = page.locator("[data-testid=map-status]")
+    assert status.inner_text() == "建成年份起（2010）晚于建成年份止（1990）。"
+    assert status.get_attribute("role") == "alert"
 
 
 def test_enter_in_the_project_name_never_admits(live_server, page, zhejiang):

@@ -76,7 +76,10 @@
       el.dataset.counties = String(countyLayer.getLayers().length);
       el.dataset.ready = "true";
     }).catch(function (err) {
+      // what is wrong (a 400 says it in words: 建成年份起（2010）晚于建成年份止（1990）。), read as an error
       status.textContent = (err && err.message) || "Error";
+      status.className = "error";
+      status.setAttribute("role", "alert");
       el.dataset.ready = "error";
     });
   }
