@@ -54,7 +54,7 @@ from .models import (
     TargetRule,
     UnitCosts,
 )
-from .targets import costs_for, parse_milestones
+from .targets import costs_for, milestone_checked
 
 CLASSES = tuple(ContentClass.values)
 MAX_PERIOD_YEARS = 10
@@ -164,6 +164,34 @@ def _as_decimal(value, field: str, code: str, *, places: int = 4, low=Decimal("0
     return number
 
 
+class _Problems:
+    """A form's problems all at once: each refused value under its field (a form shows it beside its box),
+    then one refusal for them all, so nothing is saved unless every value is good."""
+
+    def __init__(self, code: str):
+        self.code = code
+        self.fields: dict[str, list[str]] = {}
+
+    def check(self, field: str, parse, *args, **kwargs):
+        """`parse(*args, **kwargs)`, or None with its refusal kept under `field`."""
+        try:
+            return parse(*args, **kwargs)
+        except (NotFoundError, PermissionDeniedError):
+            raise
+        except ServiceError as exc:
+            self.add(field, exc.message)
+            return None
+
+    def add(self, field: str, message) -> None:
+        self.fields.setdefault(field, []).append(str(message))
+
+    def refuse(self, **summaries) -> None:
+        """Refuse when anything was wrong; `summaries` are extra fields ({name: [lines]}) not counted."""
+        if self.fields:
+            raise ServiceError(self.code, _("Nothing was saved: %(n)s value(s) are wrong.") % {
+                "n": len(self.fields)}, fields={**self.fields, **{k: v for k, v in summaries.items() if v}})
+
+
 # ---------------------------------------------------------------------------------------------
 # periods and rules
 
@@ -259,27 +287,50 @@ def _rules_region(actor, region: Region, *, county_may_edit: bool) -> None:
     raise PermissionDeniedError(_("Only the province office changes these rules."))
 
 
+def _milestones_checked(problems: _Problems, rows) -> tuple[tuple, list[str]]:
+    """The milestones of a target rule, every row checked: a problem is kept under milestone_year_<i> or
+    milestone_share_<i> (the i-th row given, from 0) and named with its row under "milestones"."""
+    if not isinstance(rows, list) or not rows:
+        problems.add("milestones", _("Give at least one year and share."))
+        return (), []
+    parsed, named = [], []
+    # the boxes' labels on the rules page ("Share (%%)" is the template's msgid: % doubled, undone by % {})
+    parts = {"year": gettext_lazy("Plan year"), "share": gettext_lazy("Share (%%)")}
+    for i, row in enumerate(rows):
+        milestone, wrong = milestone_checked(row)
+        for part, message in wrong.items():
+            problems.add(f"milestone_{part}_{i}", message)
+            named.append(_("Target row %(n)s, %(field)s: %(problem)s") % {
+                "n": i + 1, "field": str(parts[part]) % {}, "problem": message})
+        if milestone is not None:
+            parsed.append(milestone)
+    return tuple(parsed), named
+
+
 @transaction.atomic
 def target_rule_save(*, actor, region: Region, measure=TargetMeasure.ESTATES, milestones=None, task=None,
                      model_estates_min=1, model_estate_deadline=None, report_due_day=5,
                      cause: str = "") -> TargetRule:
     _rules_region(actor, region, county_may_edit=False)
     code = ErrorCode.PLAN_RULES_INVALID
+    problems = _Problems(code)
     if measure not in TargetMeasure.values:
-        raise _bad(code, "measure", _("Choose estates, households or floor area."))
-    try:
-        parsed = parse_milestones(milestones if milestones is not None else [{"year": 1, "share": "30"},
-                                                                             {"year": -1, "share": "100"}])
-    except ValueError as exc:
-        raise _bad(code, "milestones", str(exc)) from None
+        problems.add("measure", _("Choose estates, households or floor area."))
+    parsed, rows_named = _milestones_checked(problems, milestones if milestones is not None else [
+        {"year": 1, "share": "30"}, {"year": -1, "share": "100"}])
     task_value = None
     if task not in (None, ""):
         if region.code == PROVINCE_CODE:
-            raise _bad(code, "task", _("A task is set per county, not for the whole province."))
-        task_value = _as_decimal(task, "task", code, places=2 if measure == TargetMeasure.FLOOR_AREA else 0)
-    minimum = _as_int(model_estates_min, "model_estates_min", code, low=0, high=100)
-    deadline = _as_date(model_estate_deadline, "model_estate_deadline", code) or datetime.date(2019, 12, 31)
-    due_day = _as_int(report_due_day, "report_due_day", code, low=1, high=28)
+            problems.add("task", _("A task is set per county, not for the whole province."))
+        else:
+            task_value = problems.check("task", _as_decimal, task, "task", code,
+                                        places=2 if measure == TargetMeasure.FLOOR_AREA else 0)
+    minimum = problems.check("model_estates_min", _as_int, model_estates_min, "model_estates_min", code, low=0,
+                             high=100)
+    deadline = problems.check("model_estate_deadline", _as_date, model_estate_deadline, "model_estate_deadline",
+                              code) or datetime.date(2019, 12, 31)
+    due_day = problems.check("report_due_day", _as_int, report_due_day, "report_due_day", code, low=1, high=28)
+    problems.refuse(milestones=rows_named)
     rule = TargetRule.objects.select_for_update().filter(region=region).first()
     before = snapshot(rule) if rule else None
     rule = rule or TargetRule(region=region)
@@ -327,13 +378,15 @@ def unit_costs_save(*, actor, region: Region, basic, improvement, enhancement, a
                     cause: str = "") -> UnitCosts:
     _rules_region(actor, region, county_may_edit=True)
     code = ErrorCode.PLAN_RULES_INVALID
-    values = {
-        "basic": _as_decimal(basic, "basic", code, places=2, high=Decimal("100000")),
-        "improvement": _as_decimal(improvement, "improvement", code, places=2, high=Decimal("100000")),
-        "enhancement": _as_decimal(enhancement, "enhancement", code, places=2, high=Decimal("100000")),
-        "area_per_household": _as_decimal(area_per_household, "area_per_household", code, places=2,
-                                          low=Decimal("1"), high=Decimal("1000")),
-    }
+    problems = _Problems(code)
+    high = {"basic": Decimal("100000"), "improvement": Decimal("100000"), "enhancement": Decimal("100000"),
+            "area_per_household": Decimal("1000")}
+    typed = {"basic": basic, "improvement": improvement, "enhancement": enhancement,
+             "area_per_household": area_per_household}
+    values = {name: problems.check(name, _as_decimal, typed[name], name, code, places=2, high=high[name],
+                                   low=Decimal("1") if name == "area_per_household" else Decimal("0"))
+              for name in high}
+    problems.refuse()
     row = UnitCosts.objects.select_for_update().filter(region=region).first()
     before = snapshot(row) if row else None
     row = row or UnitCosts(region=region)
@@ -965,18 +1018,26 @@ def plan_adopt(*, actor, plan: ActionPlan, run: OptimisationRun, keys: Iterable[
 
 
 @transaction.atomic
-def model_estate_register(*, actor, estate: Estate, completed_on, note: str = "", cause: str = "") -> ModelEstate:
-    """Record an estate the county has built as a model estate (样板)."""
-    county_code = estate.county.code
-    _require_any_role(actor, (Role.COUNTY_OFFICIAL, Role.PROVINCE_ADMIN), county_code,
-                      _("Only the county or the province records model estates."))
-    date = _as_date(completed_on, "completed_on", ErrorCode.PLAN_RULES_INVALID)
-    if date is None:
-        raise _bad(ErrorCode.PLAN_RULES_INVALID, "completed_on", _("Give the completion date."))
-    if date > timezone.localdate():
-        raise _bad(ErrorCode.PLAN_RULES_INVALID, "completed_on", _("The completion date lies in the future."))
-    if ModelEstate.objects.filter(estate=estate).exists():
-        raise _bad(ErrorCode.PLAN_RULES_INVALID, "estate", _("This estate is a model estate already."))
+def model_estate_register(*, actor, estate: Estate | None, completed_on, note: str = "", estate_code: str = "",
+                          cause: str = "") -> ModelEstate:
+    """Record an estate the county has built as a model estate (样板). `estate` None: the code typed
+    (`estate_code`) names no estate in the actor's regions, said with the form's other problems."""
+    if estate is not None:
+        _require_any_role(actor, (Role.COUNTY_OFFICIAL, Role.PROVINCE_ADMIN), estate.county.code,
+                          _("Only the county or the province records model estates."))
+    code = ErrorCode.PLAN_RULES_INVALID
+    problems = _Problems(code)
+    if estate is None:
+        problems.add("estate", _("No estate with the code %(code)s in your regions.") % {
+            "code": _text(estate_code, 32) or "-"})
+    elif ModelEstate.objects.filter(estate=estate).exists():
+        problems.add("estate", _("This estate is a model estate already."))
+    date = problems.check("completed_on", _as_date, completed_on, "completed_on", code)
+    if date is None and "completed_on" not in problems.fields:
+        problems.add("completed_on", _("Give the completion date."))
+    elif date is not None and date > timezone.localdate():
+        problems.add("completed_on", _("The completion date lies in the future."))
+    problems.refuse()
     row = ModelEstate.objects.create(county=estate.county, estate=estate, completed_on=date,
                                      note=_text(note, 200))
     record_change(actor=actor, obj=row, action=AuditAction.CREATE, before=None, after=snapshot(row),

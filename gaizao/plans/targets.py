@@ -89,25 +89,38 @@ def required(share: Fraction, task_units: int) -> int:
     return optimiser.required_quantity(share, task_units)
 
 
+def milestone_checked(row) -> tuple[Milestone | None, dict[str, str]]:
+    """One milestone ({"year": 1, "share": "30"}, share in percent) and what is wrong with it, by part
+    ("year", "share"): both parts are checked, so a form can show each problem beside its box. The
+    milestone is None when anything is wrong."""
+    if not isinstance(row, dict):
+        return None, {"year": _("Each milestone needs a year and a share.")}
+    problems = {}
+    year = share = None
+    try:
+        year = int(str(row.get("year")).strip())
+        if year == 0 or not -10 <= year <= 10:
+            problems["year"] = _("The year of a milestone counts the plan's years from 1 (or -1 for the last).")
+    except (TypeError, ValueError):
+        problems["year"] = _("The year of a milestone must be a whole number (1 is the first year, -1 the last).")
+    try:
+        share = optimiser.parse_share(f"{str(row.get('share')).strip().rstrip('%')}%")
+    except (TypeError, ValueError):
+        problems["share"] = _("A share must be a percentage from 0 to 100.")
+    return (None if problems else Milestone(year, share)), problems
+
+
 def parse_milestones(raw) -> tuple[Milestone, ...]:
-    """[{"year": 1, "share": "30"}, …] (share in percent) -> milestones; ValueError on bad data."""
+    """[{"year": 1, "share": "30"}, …] (share in percent) -> milestones; ValueError on bad data (its first
+    problem; `milestone_checked` names each)."""
     if not isinstance(raw, list) or not raw:
         raise ValueError(_("Give at least one year and share."))
     out = []
     for row in raw:
-        if not isinstance(row, dict):
-            raise ValueError(_("Each milestone needs a year and a share."))
-        try:
-            year = int(row.get("year"))
-        except (TypeError, ValueError):
-            raise ValueError(_("The year of a milestone must be a whole number (1 is the first year, -1 the last).")) from None
-        if year == 0 or not -10 <= year <= 10:
-            raise ValueError(_("The year of a milestone counts the plan's years from 1 (or -1 for the last)."))
-        try:
-            share = optimiser.parse_share(f"{str(row.get('share')).strip().rstrip('%')}%")
-        except (TypeError, ValueError):
-            raise ValueError(_("A share must be a percentage from 0 to 100.")) from None
-        out.append(Milestone(year, share))
+        milestone, problems = milestone_checked(row)
+        if milestone is None:
+            raise ValueError(next(iter(problems.values())))
+        out.append(milestone)
     return tuple(out)
 
 

@@ -39,7 +39,7 @@ from .models import (
     UnitCosts,
 )
 from .targets import costs_for, targets_for
-from .templatetags.plans_tags import wan
+from .templatetags.plans_tags import plain_number, wan
 
 MAX_UPLOAD = 2 * 1024 * 1024
 
@@ -84,7 +84,8 @@ KEPT_INPUT = "plans.kept_input"
 def _refused(request, exc: ServiceError, back: str, *, form: str = "", values: dict | None = None,
              lines: list | tuple = ()):
     """A POST the service refused: back to the page it came from, with the message, each problem named
-    (`lines`), and what was typed kept for that page's form (`form`, read once by `_kept_input`)."""
+    (`lines`), and what was typed kept for that page's form (`form`, read once by `_kept_input`) with
+    the refused fields and each one's problems (`errors`, to show beside its box)."""
     if isinstance(exc, NotFoundError | PermissionDeniedError):
         raise exc
     messages.error(request, exc.message)
@@ -92,7 +93,9 @@ def _refused(request, exc: ServiceError, back: str, *, form: str = "", values: d
         messages.error(request, line)
     if form:
         request.session[KEPT_INPUT] = {"form": form, "values": values or {},
-                                       "fields": sorted(str(k) for k in exc.fields)}
+                                       "fields": sorted(str(k) for k in exc.fields),
+                                       "errors": {str(k): [str(p) for p in v][:5] for k, v in exc.fields.items()
+                                                  if isinstance(v, list | tuple)}}
     return redirect(back)
 
 
@@ -444,49 +447,63 @@ def plan_rollup(request):
         "ancestors": [a for a in region.ancestors() if request.scope.covers(a.code)]})
 
 
+RULES_TARGET_FIELDS = ("measure", "task", "model_estates_min", "model_estate_deadline", "report_due_day")
+RULES_COST_FIELDS = ("basic", "improvement", "enhancement", "area_per_household")
+RULES_MODEL_FIELDS = ("estate", "completed_on", "note")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @handles_service_errors
 def rules(request):
     region = selectors.region_from_param(request.user, request.GET.get("region") or request.POST.get("region"))
+    here = f"{reverse('plans:rules')}?region={region.code}"
     if request.method == "POST":
         what = request.POST.get("what")
-        if what == "targets":
-            if request.POST.get("action") == "delete":
-                services.target_rule_delete(actor=request.user, region=region)
-            else:
-                years = request.POST.getlist("milestone_year")
-                shares = request.POST.getlist("milestone_share")
-                milestones = [{"year": y, "share": s} for y, s in zip(years, shares, strict=False) if str(y).strip()]
-                services.target_rule_save(
-                    actor=request.user, region=region, measure=request.POST.get("measure", ""), milestones=milestones,
-                    task=request.POST.get("task") or None, model_estates_min=request.POST.get("model_estates_min", ""),
-                    model_estate_deadline=request.POST.get("model_estate_deadline") or None,
-                    report_due_day=request.POST.get("report_due_day", ""))
-        elif what == "costs":
-            if request.POST.get("action") == "delete":
-                services.unit_costs_delete(actor=request.user, region=region)
-            else:
-                services.unit_costs_save(actor=request.user, region=region, basic=request.POST.get("basic"),
-                                         improvement=request.POST.get("improvement"),
-                                         enhancement=request.POST.get("enhancement"),
-                                         area_per_household=request.POST.get("area_per_household"))
-        elif what == "period":
-            services.period_create(actor=request.user, start_year=request.POST.get("start_year"),
-                                   end_year=request.POST.get("end_year"), name=request.POST.get("name", ""),
-                                   is_default=request.POST.get("is_default") in ("on", "1", "true"))
-        elif what == "model_estate":
-            estate = restrict(Estate.objects.select_related("county"), request.user).filter(
-                code=request.POST.get("estate", "").strip()[:32]).first()
-            if estate is None:
-                raise ServiceError("plan_rules_invalid", _("No estate with this code in your regions."))
-            services.model_estate_register(actor=request.user, estate=estate,
-                                           completed_on=request.POST.get("completed_on"),
-                                           note=request.POST.get("note", ""))
-        else:
+        if what not in ("targets", "costs", "period", "model_estate"):
             return HttpResponseBadRequest()
+        typed = {}
+        try:
+            if what == "targets":
+                if request.POST.get("action") == "delete":
+                    services.target_rule_delete(actor=request.user, region=region)
+                else:
+                    typed = {k: request.POST.get(k, "")[:40] for k in RULES_TARGET_FIELDS}
+                    # the rows as typed, an empty row left out; the service names a problem by its place here
+                    typed["milestones"] = [
+                        {"year": y[:12], "share": s[:12]} for y, s in zip(
+                            request.POST.getlist("milestone_year")[:20], request.POST.getlist("milestone_share")[:20],
+                            strict=False) if str(y).strip() or str(s).strip()]
+                    services.target_rule_save(
+                        actor=request.user, region=region, measure=typed["measure"], milestones=typed["milestones"],
+                        task=typed["task"] or None, model_estates_min=typed["model_estates_min"],
+                        model_estate_deadline=typed["model_estate_deadline"] or None,
+                        report_due_day=typed["report_due_day"])
+            elif what == "costs":
+                if request.POST.get("action") == "delete":
+                    services.unit_costs_delete(actor=request.user, region=region)
+                else:
+                    typed = {k: request.POST.get(k, "")[:40] for k in RULES_COST_FIELDS}
+                    services.unit_costs_save(actor=request.user, region=region, **typed)
+            elif what == "period":
+                services.period_create(actor=request.user, start_year=request.POST.get("start_year"),
+                                       end_year=request.POST.get("end_year"), name=request.POST.get("name", ""),
+                                       is_default=request.POST.get("is_default") in ("on", "1", "true"))
+            else:
+                typed = {k: request.POST.get(k, "").strip()[:200 if k == "note" else 40] for k in RULES_MODEL_FIELDS}
+                estate = restrict(Estate.objects.select_related("county"), request.user).filter(
+                    code=typed["estate"][:32]).first()
+                services.model_estate_register(actor=request.user, estate=estate, estate_code=typed["estate"],
+                                               completed_on=typed["completed_on"], note=typed["note"])
+        except ServiceError as exc:
+            if not typed:
+                raise
+            return _refused(request, exc, f"{here}#rules-{what}", form=f"rules-{region.code}-{what}",
+                            values=typed, lines=exc.fields.get("milestones", []) if what == "targets" else ())
         messages.success(request, _("Saved."))
-        return redirect(f"{reverse('plans:rules')}?region={region.code}")
+        return redirect(here)
+    kept = _kept_input(request, f"rules-{region.code}-")
+    kept_form = kept["form"].rsplit("-", 1)[1] if kept else ""
     own_target = TargetRule.objects.filter(region=region).first()
     own_costs = UnitCosts.objects.filter(region=region).first()
     rule_region = region if region.level == RegionLevel.COUNTY or region.code == "33" else None
@@ -498,11 +515,26 @@ def rules(request):
     # the rules' own region by name (浙江省 or the county), not by code
     source = region if t.source_region == region.code else Region.objects.filter(code=t.source_region).first()
 
+    # each form shows the rules in force, or what was typed when its save was just refused, with each
+    # problem beside its box
+    target_form = {"measure": t.measure, "task": plain_number(t.task), "model_estates_min": t.model_estates_min,
+                   "model_estate_deadline": t.model_estate_deadline.isoformat(), "report_due_day": t.report_due_day,
+                   "milestones": [{"year": m.year, "share": format(float(m.share) * 100, "g")} for m in t.milestones]}
+    cost_form = {k: getattr(c, k) for k in RULES_COST_FIELDS}
+    model_form = {}
+    errors = kept.get("errors", {}) if kept else {}
+    if kept_form in ("targets", "costs", "model_estate"):
+        form = {"targets": target_form, "costs": cost_form, "model_estate": model_form}[kept_form]
+        form.update(kept["values"])
+    for i, row in enumerate(target_form["milestones"]):
+        row["errors"] = errors.get(f"milestone_year_{i}", []) + errors.get(f"milestone_share_{i}", [])
+        row["refused"] = {part for part in ("year", "share") if f"milestone_{part}_{i}" in errors}
     return render(request, "plans/rules.html", {
         "region": region, "rule_region": rule_region, "targets": t, "costs": c, "own_target": own_target,
         "targets_source": source.name if source is not None else t.source_region,
         "own_costs": own_costs, "measures": TargetMeasure.choices,
-        "milestones": [{"year": m.year, "share": format(float(m.share) * 100, "g")} for m in t.milestones],
+        "target_form": target_form, "cost_form": cost_form, "model_form": model_form,
+        "errors": errors if kept_form in ("targets", "costs", "model_estate") else {}, "refused_form": kept_form,
         "can_edit_targets": rule_region is not None and scope.is_province_admin,
         "can_edit_costs": rule_region is not None and (scope.is_province_admin or (
             region.level == RegionLevel.COUNTY and workflow.holds(scope, Role.COUNTY_OFFICIAL, region.code))),
