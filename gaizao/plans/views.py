@@ -532,6 +532,7 @@ def rules(request):
     return render(request, "plans/rules.html", {
         "region": region, "rule_region": rule_region, "targets": t, "costs": c, "own_target": own_target,
         "targets_source": source.name if source is not None else t.source_region,
+        "own_rules": t.source_region == region.code,
         "own_costs": own_costs, "measures": TargetMeasure.choices,
         "target_form": target_form, "cost_form": cost_form, "model_form": model_form,
         "errors": errors if kept_form in ("targets", "costs", "model_estate") else {}, "refused_form": kept_form,

@@ -86,3 +86,13 @@ def test_refused_targets_name_the_row_and_keep_every_value(people, zhejiang):
     assert "请输入 1 至 28 之间的数字。" in due
     rule = TargetRule.objects.filter(region__code="33").first()
     assert (rule.milestones if rule else None) == before  # nothing saved
+
+
+@pytest.mark.django_db
+def test_the_province_reads_its_own_rules_as_its_own(people, xihu):
+    html = client_for(people["province"]).get(f"{RULES}?region=33").content.decode()
+    said = html.split('data-testid="targets-source">', 1)[1].split("</p>", 1)[0]
+    assert "本级规则。" in said and "沿用" not in said
+    # a county without its own rule follows the province
+    html = client_for(people["province"]).get(f"{RULES}?region=330106").content.decode()
+    assert "沿用浙江省的规则。" in html.split('data-testid="targets-source">', 1)[1].split("</p>", 1)[0]
