@@ -328,6 +328,19 @@ def test_signature_rows_in_a_census_column_under_the_table_are_skipped_and_the_f
     assert Estate.objects.filter(name__startswith="测试小区").count() == 3
 
 
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_signature_rows_in_the_name_column_are_skipped_and_the_file_imports(kind):
+    """QA: in the export's layout, 填表人：张三 / 审核人：李四 written in 小区名称 (column B) under the table came
+    back as 必填 errors (county, street, year)."""
+    data = signed_template_sheet([_cells_at(**{"小区名称": "填表人：张三"}), _cells_at(**{"小区名称": "审核人：李四"})],
+                                 kind=kind)
+    with translation.override("zh-hans"):
+        report = census_import(actor=None, data=data, filename=f"西湖区.{kind}", dry_run=False)
+    assert (report["rows"], report["created"], report["error_count"]) == (3, 3, 0), report["errors"]
+    assert any("已跳过：第 6、7 行" in w for w in report["warnings"]), report["warnings"]
+    assert not Estate.objects.filter(name__contains="：").exists()
+
+
 def _cells_at(**by_header) -> list:
     from .sheets import HEADERS as TEMPLATE_HEADERS
 
@@ -342,6 +355,10 @@ def _cells_at(**by_header) -> list:
     _cells_at(**{"户数": "联系电话：", "建筑面积（㎡）": 88888888}),
     _cells_at(**{"主要问题": "备注：本表一式两份"}),
     _cells_at(**{"经度": "填表人：张三", "纬度": "日期：2026.3"}),
+    # in the name column (the export's layout: 小区编码 in A, 小区名称 in B), with its colon
+    _cells_at(**{"小区名称": "填表人：张三"}), _cells_at(**{"小区名称": "审核人:李四"}),
+    _cells_at(**{"小区名称": "注1：户数以房产登记为准"}), _cells_at(**{"小区名称": "联系电话：", "地址": "88888888"}),
+    _cells_at(**{"小区名称": "填表人：张三", "地址": "审核人：李四"}),
 ], ids=lambda cells: "|".join(str(c) for c in cells if c != ""))
 def test_a_signature_or_notes_line_is_skipped_in_whichever_column_it_sits(signature):
     report = census_import(actor=None, data=signed_template_sheet([signature]), filename="x.xlsx", dry_run=True)
@@ -364,6 +381,13 @@ def test_a_signature_or_notes_line_is_skipped_in_whichever_column_it_sits(signat
      {"A6", "B6", "C6", "D6", "G6", "I6"}),
     # a word that merely starts with 注
     (_cells_at(**{"地址": "注册地址"}), {"B6", "C6", "D6", "G6"}),
+    # in the name column: a name that starts like a label but has no colon after it is a name
+    (_cells_at(**{"小区名称": "日期小区"}), {"C6", "D6", "G6"}),
+    (_cells_at(**{"小区名称": "注册小区"}), {"C6", "D6", "G6"}),
+    (_cells_at(**{"小区名称": "填表人张三"}), {"C6", "D6", "G6"}),
+    # a labelled name with a county or a year: an estate row (its name is odd, its street missing)
+    (_cells_at(**{"小区名称": "填表人：张三", "县（市、区）": "西湖区"}), {"D6", "G6"}),
+    (_cells_at(**{"小区名称": "备注：老小区", "建成年份": 1990}), {"C6", "D6"}),
 ])
 def test_a_row_with_a_name_or_real_values_is_never_skipped_as_a_signature(row, cells):
     with pytest.raises(ServiceError) as exc:

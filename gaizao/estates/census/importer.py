@@ -817,13 +817,19 @@ SIGNATURE_LABELS = ("填表人", "填报人", "填表", "填报单位", "审核�
 SIGNATURE_LABEL = re.compile("^(?:" + "|".join(map(re.escape, sorted(SIGNATURE_LABELS, key=len, reverse=True)))
                              + r"|注\s*\d*\s*[:.、])")
 _BARE_LABEL = re.compile(r"\s*:?\s*")  # what follows a label whose value is in the next cell (联系电话： | 88888888)
+# A signature line written in the name column (the export's layout: 小区编码 in A, 小区名称 in B): the name cell
+# itself is a label and its colon (填表人：张三). Every named row is checked, with one C-level startswith; a name
+# that merely starts like a label (日期小区, 注册…, 填表人张三) has no colon after it and is never taken for one.
+NAME_SIGNATURE_PREFIXES = tuple(label + colon for label in (*SIGNATURE_LABELS, "（盖章）", "注",
+                                                            *(f"注{n}" for n in range(1, 10)))
+                                for colon in ("：", ":"))
 
 
 def _is_signature_row(cells: list, key_columns: list[int]) -> bool:
     """A signature or notes line under the table: one or two cells, the first (or each) starting with a
-    label such as 填表人 or 备注, while the county, street and year cells are empty (the caller has seen
-    that the name is). Called only for rows without a name, so an ordinary row costs nothing; a row with a
-    name, a county, a street, a year or more than two cells is never one."""
+    label such as 填表人 or 备注, while the county, street and year cells are empty. Called for rows without
+    a name, and for rows whose name cell starts with a label and its colon (填表人：张三 in 小区名称), so an
+    ordinary row costs nothing; a row with a county, a street, a year or more than two cells is never one."""
     blank = v.is_blank
     if any(c < len(cells) and not blank(cells[c]) for c in key_columns):
         return False
@@ -846,11 +852,13 @@ def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tupl
     """(Excel row numbers, cells) of the rows to import. Skipped: blank rows, the template's example rows,
     totals rows, and notes and signatures under the table (填表人：… 联系电话：…): rows with nothing in the
     columns the import reads (written in a 序号 or 备注 column), or one or two labelled cells in any column
-    with no name, county, street or year (`_is_signature_row`); the last two with a warning."""
+    (the name column too, as 填表人：张三 with its colon) with no county, street or year
+    (`_is_signature_row`); the last two with a warning."""
     blank, edges = v.is_blank, v.EDGE_SPACES
     name_col, code_col = table.fields.get("name"), table.fields.get("code")
     read_columns = sorted(table.fields.values())
-    # a signature line leaves these empty (the name is checked before `_is_signature_row` is called)
+    # a signature line leaves these empty (the name is checked before `_is_signature_row` is called: empty, or
+    # itself a labelled line)
     key_columns = [table.fields[f] for f in ("county", "street", "built_year") if f in table.fields]
     # a totals row names itself in one of its first cells (序号, the name, the county)
     label_columns = range(max([3, *(c + 1 for c in (name_col, table.fields.get("county")) if c is not None)]))
@@ -876,6 +884,9 @@ def _data_rows(table: Table, report: Report, progress: ProgressCallback) -> tupl
                 continue
         elif "计" in first and _is_totals_label(first):
             totals.append(line)
+            continue
+        elif first.startswith(NAME_SIGNATURE_PREFIXES) and _is_signature_row(cells, key_columns):
+            notes.append(line)  # 填表人：张三 in the name column, nothing in county, street and year
             continue
         elif first.startswith(EXAMPLE_PREFIXES) and (
                 code_col is None or code_col >= len(cells) or blank(cells[code_col])):
