@@ -135,3 +135,73 @@ def test_a_failed_job_says_failed_once_with_its_reason_and_no_half_full_bar(zhej
     listing = page_client(county).get(reverse("jobs:list")).content.decode()
     row = listing.split(f'href="{reverse("jobs:detail", args=[crash.pk])}"', 1)[1].split("</tr>", 1)[0]
     assert "55%" not in row and "失败" in row
+
+
+# --- census imports on the generic job pages ----------------------------------
+
+def census_job(client, capture, rows, *, mode: str) -> Job:
+    """A census upload run through the real task handler, as the upload page starts it (the census tests' helper,
+    reached as a module attribute so that their tests are not collected here)."""
+    from .census import test_import_status
+    from .census.sheets import xlsx_bytes
+
+    return test_import_status.upload_and_run(client, capture, xlsx_bytes(rows), mode=mode)
+
+
+def job_row(listing: str, job: Job) -> str:
+    return listing.split(f'href="{reverse("jobs:detail", args=[job.pk])}"', 1)[1].split("</tr>", 1)[0]
+
+
+@pytest.mark.django_db
+def test_a_census_check_with_problems_reads_as_such_on_the_job_list_and_page(zhejiang,
+                                                                            django_capture_on_commit_callbacks):
+    """/jobs/ listed a census dry run that found problems as 成功, and its page listed the stored result with
+    raw keys (filename, dry_run, valid_only, error_count …) and the errors as one long line."""
+    from .census.sheets import good_row
+
+    county = make_user(Role.COUNTY_OFFICIAL, username="jobs-census-county")
+    client = page_client(county)
+    bad = [good_row(1), good_row(2, **{"建成年份": "19x5"}), good_row(3, **{"户数": "很多", "楼栋数": "几栋"})]
+    check = census_job(client, django_capture_on_commit_callbacks, bad, mode="dry_run")
+    assert check.status == JobStatus.SUCCEEDED and check.result["error_count"] == 3
+    said = "检查完成：发现 3 个问题（未导入任何数据）"
+    row = text_of(job_row(client.get(reverse("jobs:list")).content.decode(), check))
+    assert said in row and "成功" not in row
+    page = client.get(reverse("jobs:detail", args=[check.pk])).content.decode()
+    progress = page.split('id="job-progress"', 1)[1].split("</section>", 1)[0]
+    assert f'<strong data-testid="job-status">{said}</strong>' in progress and "成功" not in text_of(progress)
+    result = page.split('data-testid="job-result"', 1)[1].split("</dl>", 1)[0]
+    assert re.findall(r"<dt>([^<]*)</dt>", result) == ["读取行数", "新增小区", "变更小区", "未变小区", "发现问题"]
+    assert "<dt>发现问题</dt><dd>3</dd>" in result and "<dt>读取行数</dt><dd>3</dd>" in result
+    for raw in ("filename", "dry_run", "valid_only", "error_count", "errors", "sheet", "reason"):
+        assert raw not in text_of(result), raw
+    assert f'href="{reverse("census:import", args=[check.pk])}"' in page  # the census page shows the rest
+
+    fine = census_job(client, django_capture_on_commit_callbacks, [good_row(1), good_row(2)], mode="dry_run")
+    assert "检查完成：可以导入 2 个小区" in text_of(job_row(client.get(reverse("jobs:list")).content.decode(), fine))
+    # a refused import: the list, the page and the home page's to-do say what failed
+    refused = census_job(client, django_capture_on_commit_callbacks, bad, mode="import")
+    assert refused.status == JobStatus.FAILED
+    assert "导入失败" in text_of(job_row(client.get(reverse("jobs:list")).content.decode(), refused))
+    page = client.get(reverse("jobs:detail", args=[refused.pk])).content.decode()
+    assert '<strong data-testid="job-status">导入失败</strong>' in page
+    home = text_of(client.get(reverse("home")).content.decode())
+    assert f"摸底数据导入 #{refused.pk}：导入失败" in home
+
+
+@pytest.mark.django_db
+def test_a_kind_outcome_is_used_when_given_else_the_status_label(zhejiang, admin, restore_kinds):
+    register_job_kind("test.outcome", label="测试任务",
+                      outcome=lambda job: f"完成 {job.result['n']} 项" if job.result else None)
+    client = page_client(admin)
+    done = finished(zhejiang, admin, "test.outcome", JobStatus.SUCCEEDED, progress=100, result={"n": 7})
+    bare = finished(zhejiang, admin, "test.outcome", JobStatus.SUCCEEDED, progress=100, result=None)
+    broken = finished(zhejiang, admin, "test.outcome", JobStatus.SUCCEEDED, progress=100, result={"m": 1})
+    running = finished(zhejiang, admin, "test.outcome", JobStatus.RUNNING, progress=40, result={"n": 2})
+    listing = client.get(reverse("jobs:list")).content.decode()
+    assert "完成 7 项" in job_row(listing, done)
+    assert "成功" in text_of(job_row(listing, bare)) and "成功" in text_of(job_row(listing, broken))
+    assert '<strong data-testid="job-status">完成 7 项</strong>' in client.get(
+        reverse("jobs:detail", args=[done.pk])).content.decode()
+    home = text_of(client.get(reverse("home")).content.decode())
+    assert f"测试任务 #{running.pk}：完成 2 项，已完成 40%" in home

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from gaizao.accounts.scoping import ScopedQuerySet
 
 from .errors import ErrorCode, ServiceError
-from .job_kinds import job_kind_label
+from .job_kinds import job_kind_label, job_outcome_text
 from .job_progress import read_live
 
 
@@ -138,6 +138,11 @@ class Job(models.Model):
     def kind_label(self) -> str:
         """The kind's name for people (core.job_kinds), else the stored kind."""
         return job_kind_label(self.kind)
+
+    @property
+    def outcome_text(self) -> str:
+        """What the job came to in one line (core.job_kinds), else its status label."""
+        return job_outcome_text(self)
 
     @classmethod
     def from_db(cls, db, field_names, values):

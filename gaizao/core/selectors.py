@@ -11,6 +11,7 @@ from gaizao.accounts.scoping import Role, Scope, restrict
 from gaizao.regions.models import Region
 
 from .attention import AttentionItem, attention_for
+from .job_kinds import kind_outcome
 from .models import Job, JobStatus
 
 
@@ -41,12 +42,27 @@ def jobs_needing_attention(*, user, scope: Scope) -> list[AttentionItem]:
     """Jobs still running in the user's reach, and the user's own jobs that failed."""
     jobs = restrict(Job.objects.select_related("region"), user)
     items = [AttentionItem(kind="job_running", icon="○", url=reverse("jobs:detail", args=[job.pk]),
-                           text=_("%(job)s: %(progress)d%% done") % {"job": job, "progress": job.progress})
+                           text=_running_text(job))
              for job in jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])[:5]]
     items += [AttentionItem(kind="job_failed", icon="▲", url=reverse("jobs:detail", args=[job.pk]),
-                            text=_("%(job)s failed") % {"job": job})
+                            text=_failed_text(job))
               for job in jobs.filter(status=JobStatus.FAILED, created_by=user)[:5]]
     return items
+
+
+def _running_text(job: Job) -> str:
+    outcome = kind_outcome(job)
+    if outcome:
+        return _("%(job)s: %(outcome)s, %(progress)d%% done") % {"job": job, "outcome": outcome,
+                                                                 "progress": job.progress}
+    return _("%(job)s: %(progress)d%% done") % {"job": job, "progress": job.progress}
+
+
+def _failed_text(job: Job) -> str:
+    outcome = kind_outcome(job)
+    if outcome:
+        return _("%(job)s: %(outcome)s") % {"job": job, "outcome": outcome}
+    return _("%(job)s failed") % {"job": job}
 
 
 def job_queue_note(job: Job, *, now=None) -> dict | None:

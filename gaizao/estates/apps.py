@@ -15,6 +15,7 @@ class EstatesConfig(AppConfig):
         from gaizao.core.job_kinds import register_job_kind
 
         from .attention import estates_awaiting_pool
+        from .census.jobs import job_outcome
         from .rules import breakdown_rows, reasons_text
 
         register(estates_awaiting_pool)
@@ -40,7 +41,11 @@ class EstatesConfig(AppConfig):
         register_field_display("estates.estate", "priority_breakdown", lambda breakdown: "；".join(
             f"{name} {value}" for name, value in breakdown_rows(breakdown)) if isinstance(breakdown, dict) else "")
         register_job_kind("estates.census_import", label=_("Census import"),
-                          result_url=lambda job: reverse("census:import", args=[job.pk]))
+                          result_url=lambda job: reverse("census:import", args=[job.pk]),
+                          result_labels={"rows": _("Rows read"), "created": _("New estates"),
+                                         "updated": _("Changed estates"), "unchanged": _("Unchanged estates"),
+                                         "error_count": _("Problems found")},
+                          outcome=lambda job: job_outcome(job)["text"])
         register_job_kind("estates.recompute", label=_("Estate re-evaluation"),
                           result_url=lambda job: reverse("estates:list"),
                           result_labels={"evaluated": _("Estates evaluated"), "changed": _("Estates changed"),
