@@ -279,14 +279,21 @@ def _kind_names() -> dict[str, tuple[str, str]]:
 def as_named(exc: CensusFileError, filename: str, kind: str) -> CensusFileError:
     """`exc` as it reads for a file whose name promises another kind than its content (a text file named
     .xlsx): the file is recognised by its content, and when that content cannot be read as a census the
-    message says first that name and content disagree. `exc` itself when they agree."""
+    message says first that name and content disagree. Plain text where a spreadsheet was promised is
+    then told what to upload, not what the text lacks (its missing header row would mislead: the person
+    meant another file); a spreadsheet named .csv keeps what is wrong with it. `exc` itself when name and
+    content agree."""
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     named = KIND_BY_EXTENSION.get(extension)
     if named is None or named == kind or {named, kind} == {"xlsx", "xls"}:  # (calamine reads either as either)
         return exc
     names = _kind_names()
-    message = _("The file is named .%(ext)s, but its content is not %(expected)s: it is %(actual)s.") % {
-        "ext": extension, "expected": names[named][0], "actual": names[kind][1]}
+    words = {"ext": extension, "expected": names[named][0], "actual": names[kind][1]}
+    if kind == "csv":  # (nor the fields of what the text lacks, such as the census headers expected)
+        return CensusFileError(_("The file is named .%(ext)s, but its content is not %(expected)s: it is "
+                                 "%(actual)s. Upload an Excel workbook (xlsx, xls), an OpenDocument spreadsheet "
+                                 "(ods) or a CSV file.") % words, fields={"named_as": named, "content": kind})
+    message = _("The file is named .%(ext)s, but its content is not %(expected)s: it is %(actual)s.") % words
     return CensusFileError(f"{message} {exc.message}", fields={**(exc.fields or {}), "named_as": named,
                                                                  "content": kind})
 
