@@ -158,3 +158,45 @@ def test_every_audit_verb_in_the_code_is_named_for_people():
     with translation.override("zh-hans"):
         unnamed = sorted(v for v in verbs if verb_label(v) == v)
     assert unnamed == []
+
+
+def test_plain_text_shows_stored_date_times_in_local_time():
+    """A date and time inside a stored mapping or list read 2026-12-03T19:58:22.831260+00:00 (UTC, ISO)."""
+    with translation.override("en"):
+        stamp = {"at": "2026-12-03T19:58:22.831260+00:00", "reason": "committed"}
+        assert plain_text(stamp) == "at: 2026-12-04 03:58; reason: committed"  # Asia/Shanghai
+        assert plain_text(["2026-12-03T19:58:22Z", "2026-12-03 08:05"]) == "2026-12-04 03:58, 2026-12-03 08:05"
+        assert plain_text({"x": {"since": "2026-06-30T16:00:00+00:00"}}) == "x: (since: 2026-07-01 00:00)"
+        # what only looks like one stays as stored: dates, codes, numbers as text, impossible times
+        for kept in ("2026-12-03", "20261203", "330106004053", "2026-13-03T10:00:00", "2026-12-03T10:00 at noon"):
+            assert plain_text({"v": kept}) == f"v: {kept}", kept
+
+
+@pytest.mark.django_db
+def test_a_deleted_census_upload_reads_in_local_time_by_the_system(zhejiang):
+    """删除摸底上传文件 showed upload_deleted： at：2026-12-03T19:58:22…+00:00；reason：committed, and its actor
+    stored as "system" must read 系统 wherever core shows it."""
+    import datetime
+
+    from gaizao.core.models import AuditEntry
+    from gaizao.estates.census.jobs import census_import_start, upload_delete
+
+    from .census.sheets import good_row, xlsx_bytes
+
+    official = make_user(Role.COUNTY_OFFICIAL, username="audit-upload")
+    job = census_import_start(actor=official, data=xlsx_bytes([good_row(1)]), filename="西湖区.xlsx")
+    at = datetime.datetime(2026, 12, 3, 19, 58, 22, 831260, tzinfo=datetime.UTC)
+    assert upload_delete(path=job.params["path"], reason="committed", cause="census import committed", now=at) == 1
+    admin = make_user(Role.PROVINCE_ADMIN, username="audit-upload-admin")
+    for url, query in ((reverse("audit:list"), {"object_type": "core.job", "object_id": job.pk}),
+                       (reverse("audit:history", args=["core.job", job.pk]), {})):
+        text = table_text(page_client(admin).get(url, query).content.decode())
+        assert "at：2026-12-04 03:58；reason：committed" in text, text
+        assert "T19:58" not in text and "+00:00" not in text
+        assert "系统" in text and "system" not in text
+    entry = AuditEntry.objects.get(verb="estates.census_upload_delete")
+    assert entry.actor_name == "system"  # stored as it was; the API keeps it
+    from django.utils import timezone
+
+    # the admin's name for the entry: its own time, local, and the actor in words
+    assert str(entry).startswith(f"{timezone.localtime(entry.at):%Y-%m-%d %H:%M} 系统 ")

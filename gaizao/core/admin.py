@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from .audit import audited_delete, record_change, snapshot
+from .display import actor_text
 from .models import AuditAction, AuditEntry, Job
 
 
@@ -38,9 +40,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_name", "action", "verb", "object_type", "object_repr", "region_code", "request_id"]
+    list_display = ["at", "actor_display", "action", "verb", "object_type", "object_repr", "region_code", "request_id"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_repr", "actor_name", "request_id", "region_code"]
+
+    @admin.display(description=_("actor"), ordering="actor_name")
+    def actor_display(self, entry: AuditEntry) -> str:
+        return actor_text(entry.actor_name)
 
 
 @admin.register(Job)

@@ -10,16 +10,11 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import formats, timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.text import capfirst
-from django.utils.translation import gettext as _
 
 from .audit import field_display, verb_label
-from .display import EMPTY, is_empty, plain_text
+from .display import EMPTY, actor_text, is_empty, plain_text
 from .models import AuditEntry
-
-SYSTEM_ACTOR = "system"  # the actor name of changes made by no one (imports from the command line, cleanups)
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ def describe_entries(entries) -> list[AuditEntry]:
         entry.verb_text = "" if verb == str(entry.get_action_display()) else verb  # 登录 · 登录 says it twice
         entry.object_type_text = (capfirst(str(model._meta.verbose_name)) if model is not None
                                   else f"{entry.object_type.app_label}.{entry.object_type.model}")
-        entry.actor_text = _("System") if entry.actor_name == SYSTEM_ACTOR else entry.actor_name
+        entry.actor_text = actor_text(entry.actor_name)
     return entries
 
 
@@ -106,10 +101,4 @@ def _value_text(model_label: str, key: str, field, value, names: dict) -> str:
     if field.flatchoices:
         labels = {str(k): v for k, v in field.flatchoices}
         return str(labels.get(str(value), value))
-    if isinstance(field, models.DateTimeField) and isinstance(value, str):
-        moment = parse_datetime(value)
-        if moment is not None:
-            if timezone.is_aware(moment):
-                moment = timezone.localtime(moment)
-            return formats.date_format(moment, "Y-m-d H:i")
-    return plain_text(value)
+    return plain_text(value)  # a date and time (a DateTimeField, or inside a mapping or list) in local time

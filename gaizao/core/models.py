@@ -3,10 +3,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gaizao.accounts.scoping import ScopedQuerySet
 
+from .display import actor_text
 from .errors import ErrorCode, ServiceError
 from .job_kinds import job_kind_label, job_outcome_text
 from .job_progress import read_live
@@ -69,7 +71,8 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id", "-at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.get_action_display()} {self.object_repr}"
+        at = timezone.localtime(self.at) if self.at and timezone.is_aware(self.at) else self.at
+        return f"{at:%Y-%m-%d %H:%M} {actor_text(self.actor_name)} {self.get_action_display()} {self.object_repr}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
