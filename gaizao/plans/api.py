@@ -171,7 +171,7 @@ class TargetListApi(APIView):
                 "task": None if t.task is None else str(t.task), "model_estates_min": t.model_estates_min,
                 "model_estate_deadline": t.model_estate_deadline.isoformat(), "report_due_day": t.report_due_day,
                 "plan": f.plan.pk if f.plan else None, "plan_status": f.plan.status if f.plan else None,
-                "meets_all": f.meets_all if f.plan else False, "checks": [k.as_dict() for k in f.checks]})
+                "meets_all": f.meets_all, "checks": [k.as_dict() for k in f.checks]})
         return Response({"region": region.code, "period": period.label, "counties": out})
 
 

@@ -398,17 +398,45 @@ def _roll(code: str, name: str, parts: list[PlanFigures], measure: str, years: l
         for y, v in p.actual_units.items():
             f.actual_units[y] = f.actual_units.get(y, 0) + v
     f.status_counts = dict(status)
-    # a roll-up meets a target year when every county meets it; the shortfall is the counties' sum
+    # a roll-up meets a target year when every county meets it; the shortfall is the counties' sum. Its
+    # share is the counties' when they all have the same for that year (the sum of their required then
+    # reads as that share of the summed task, each county rounded up), else None: targets that differ
+    shares = defaultdict(set)
+    for p in parts:
+        for c in p.checks:
+            if c.kind == "share":
+                shares[c.year].add(c.share)
     checks = []
     for y in sorted(f.required_units):
         need, have = f.required_units[y], f.planned_units.get(y, 0)
         short = sum(max(p.required_units.get(y, 0) - p.planned_units.get(y, 0), 0) for p in parts)
-        checks.append(Check(kind="share", year=y, measure=measure, share=None, task=from_units(f.task_units, measure),
+        share = next(iter(shares[y])) if len(shares[y]) == 1 else None
+        checks.append(Check(kind="share", year=y, measure=measure, share=share, task=from_units(f.task_units, measure),
                             required=from_units(need, measure), planned=from_units(have, measure),
                             meets=short == 0, shortfall=from_units(short, measure),
                             actual=from_units(f.actual_units[y], measure) if y in f.actual_units else None))
-    f.checks = checks
+    model = _model_rolled([c for p in parts for c in p.checks if c.kind == "model"])
+    f.checks = checks + ([model] if model is not None else [])
     return f
+
+
+def _model_rolled(checks: list[Check]) -> Check | None:
+    """The model-estate rule of a roll-up: every county needs its own (the rule is per county, whatever its
+    task), so the roll-up meets it when each county does; a county's model estates beyond its own need do not
+    count for another (planned: what counts toward the rule, so required − planned is the shortfall)."""
+    if not checks:
+        return None
+    required_sum = sum(int(c.required) for c in checks)
+    counted = sum(min(int(c.planned), int(c.required)) for c in checks)
+    short_counties = sum(1 for c in checks if not c.meets)
+    deadlines = {c.extra.get("deadline") for c in checks}
+    note = _("Each county needs its own; %(n)s of %(total)s counties are short.") % {
+        "n": short_counties, "total": len(checks)} if short_counties else ""
+    return Check(kind="model", year=max(c.year for c in checks), measure="model_estates", share=None, task="",
+                 required=required_sum, planned=counted, meets=short_counties == 0,
+                 shortfall=sum(int(c.shortfall) for c in checks), note=note,
+                 extra={"deadline": max(deadlines),
+                        "counties": len(checks), "short_counties": short_counties})
 
 
 @dataclass
