@@ -69,3 +69,47 @@ def test_upload_fix_and_find_the_estates(live_server, page, zhejiang, tmp_path, 
     page.goto(f"{live_server.url}/estates/?search=浏览器")
     content = page.content()
     assert all(name in content for name in ("浏览器一区", "浏览器二区", "浏览器三区"))
+
+
+def test_the_import_preview_reads_on_a_phone(live_server, browser, zhejiang, tmp_path, settings):
+    """At 390×844 the preview's 处理结果 column was reachable only by scrolling inside the table: each row of
+    the preview (and of the problems) now stacks as a card, with what happens to it first."""
+    from gaizao.estates.census.importer import census_import
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    make_user(Role.COUNTY_OFFICIAL, username="xihu-phone")
+    census_import(actor=None, data=sheet(bad=False), filename="x.xlsx", dry_run=False)
+    code = Estate.objects.get(name="浏览器一区").code
+    rows = [good_row(1, **{"小区编码": code, "小区名称": "浏览器一区", "户数": 999, "楼栋数": 12, "主要问题": ""}),
+            good_row(4, **{"小区名称": "浏览器四区（石灰桥邮电局宿舍）", "主要问题": ""}),
+            good_row(5, **{"小区名称": "浏览器五区", "建成年份": "19x5", "主要问题": ""})]
+    upload = tmp_path / "西湖区调查表-手机.xlsx"
+    upload.write_bytes(xlsx_bytes(rows, title="西湖区老旧小区调查摸底表"))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    phone = context.new_page()
+    try:
+        sign_in_through_the_page(phone, live_server.url, "xihu-phone", PASSWORD)
+        phone.goto(f"{live_server.url}/census/")
+        phone.set_input_files("input[name=file]", str(upload))
+        phone.click("[data-testid=upload-submit]")
+        phone.wait_for_url("**/census/imports/*/")
+        run_worker()
+        phone.reload()
+        phone.locator("[data-testid=preview-table]").wait_for()
+        phone.screenshot(path=str(tmp_path / "census-import-390.png"), full_page=True)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        for table, rows_seen in (("preview-table", 2), ("error-table", 1)):
+            cells = phone.locator(f"[data-testid={table}] tbody td.outcome")
+            assert cells.count() == rows_seen, table
+            for i in range(rows_seen):
+                box = cells.nth(i).bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (table, i, box)
+                # on the screen, not inside a box that scrolls sideways
+                assert phone.evaluate("(el) => el.closest('.table-wrap').scrollWidth <= el.closest('.table-wrap')"
+                                      ".clientWidth", cells.nth(i).element_handle()), table
+        changed = phone.locator("[data-testid=preview-table] tbody tr", has_text="浏览器一区")
+        assert changed.locator("td.outcome").inner_text() == "修改：楼栋数、户数"  # (a full-width colon)
+        card, outcome = changed.bounding_box(), changed.locator("td.outcome").bounding_box()
+        assert outcome["y"] - card["y"] < 30  # what happens comes first in the card
+    finally:
+        context.close()
