@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gaizao.accounts.scoping import ScopedQuerySet
+from gaizao.core.display import SYSTEM_ACTOR, actor_text
 from gaizao.core.models import RegionRule, RegionRuleQuerySet
 from gaizao.regions.models import PROVINCE_CODE
 
@@ -348,6 +349,11 @@ class PlanEvent(models.Model):
             self.transition, self.transition))
 
     @property
+    def actor_text(self) -> str:
+        """Who took the step as the audit pages say it: the user name, 系统 for the system."""
+        return actor_text(self.actor_name)
+
+    @property
     def region_code(self) -> str:
         return self.plan.county.code
 
@@ -519,6 +525,11 @@ class OptimisationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region.name} {self.period.label} #{self.pk}"
+
+    @property
+    def created_by_text(self) -> str:
+        """Who ran it as the audit pages say it: the user name, 系统 for the system (the command line)."""
+        return actor_text(getattr(self.created_by, "username", "") if self.created_by_id else SYSTEM_ACTOR)
 
     @property
     def region_code(self) -> str:
