@@ -108,7 +108,7 @@ def test_the_import_preview_reads_on_a_phone(live_server, browser, zhejiang, tmp
                 assert phone.evaluate("(el) => el.closest('.table-wrap').scrollWidth <= el.closest('.table-wrap')"
                                       ".clientWidth", cells.nth(i).element_handle()), table
         changed = phone.locator("[data-testid=preview-table] tbody tr", has_text="浏览器一区")
-        assert changed.locator("td.outcome").inner_text() == "修改：楼栋数、户数"  # (a full-width colon)
+        assert changed.locator("td.outcome").inner_text() == "修改: 楼栋数、户数"
         card, outcome = changed.bounding_box(), changed.locator("td.outcome").bounding_box()
         assert outcome["y"] - card["y"] < 30  # what happens comes first in the card
     finally:
