@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from gaizao.accounts.scoping import Action, Role, scope_for
 from gaizao.core import text_files
@@ -570,9 +570,13 @@ def budgets_import(*, actor, source, period: PlanPeriod | None = None, cause: st
         raise ServiceError(ErrorCode.BUDGET_FILE_INVALID, _("The budget file has no rows."))
     refused = sorted({c for c, _y in budgets if not can_manage_budget(actor, c)})
     if refused:
+        names = dict(Region.objects.filter(code__in=refused[:10]).values_list("code", "name"))
         raise ServiceError(ErrorCode.BUDGET_FILE_INVALID,
                            _("The file sets budgets for counties you do not manage: %(codes)s") % {
-                               "codes": ", ".join(refused[:10])}, fields={"county": refused[:50]})
+                               "codes": pgettext("separator between list items", ", ").join(
+                                   _("%(name)s (%(code)s)") % {"name": names.get(c, c), "code": c}
+                                   if c in names else c for c in refused[:10])},
+                           fields={"county": refused[:50]})
     existing = {(b.county.code, b.year): b for b in PlanBudget.objects.select_related("county").filter(
         county__code__in={c for c, _y in budgets}, year__in={y for _c, y in budgets})}
     entries, created, updated = [], 0, 0

@@ -59,12 +59,7 @@ def handles_service_errors(view):
             raise PermissionDenied(exc.message) from None
         except ServiceError as exc:
             if request.method == "POST":
-                messages.error(request, exc.message)
-                for field, problems in list(exc.fields.items())[:5]:
-                    if field not in ("rows",):
-                        continue
-                    for p in problems[:10]:
-                        messages.error(request, p)
+                _said(request, exc, exc.fields.get("rows", []), 10)
                 back = request.POST.get("next") or request.headers.get("Referer") or reverse("plans:list")
                 if not back.startswith("/") and "://" in back:
                     from django.utils.http import url_has_allowed_host_and_scheme
@@ -81,6 +76,19 @@ def handles_service_errors(view):
 KEPT_INPUT = "plans.kept_input"
 
 
+def _said(request, exc: ServiceError, lines, most: int) -> None:
+    """A refusal's message, then its problems one a line (at most `most`). A message that names the first
+    problem itself (a budget file's: 预算文件有错误：第 3 行…, all the command line and the API show) is
+    said as the count instead, so no problem is said twice."""
+    lines = [str(line) for line in lines]
+    message = str(exc.message)
+    if lines and any(line in message for line in lines):
+        message = _("The file has %(n)s problem(s); nothing was imported:") % {"n": len(lines)}
+    messages.error(request, message)
+    for line in lines[:most]:
+        messages.error(request, line)
+
+
 def _refused(request, exc: ServiceError, back: str, *, form: str = "", values: dict | None = None,
              lines: list | tuple = ()):
     """A POST the service refused: back to the page it came from, with the message, each problem named
@@ -88,9 +96,7 @@ def _refused(request, exc: ServiceError, back: str, *, form: str = "", values: d
     the refused fields and each one's problems (`errors`, to show beside its box)."""
     if isinstance(exc, NotFoundError | PermissionDeniedError):
         raise exc
-    messages.error(request, exc.message)
-    for line in list(lines)[:20]:
-        messages.error(request, line)
+    _said(request, exc, lines, 20)
     if form:
         request.session[KEPT_INPUT] = {"form": form, "values": values or {},
                                        "fields": sorted(str(k) for k in exc.fields),
@@ -566,7 +572,7 @@ def budgets(request):
                     raise ServiceError("budget_file_invalid", _("The budget file is too large (2 MB at most)."))
                 result = services.budgets_import(actor=request.user, source=upload.read(), period=period)
             except ServiceError as exc:
-                return _refused(request, exc, here, lines=exc.fields.get("rows", [])[:10])
+                return _refused(request, exc, here, lines=exc.fields.get("rows", []))
             messages.success(request, _("Budget file read: %(created)s new, %(updated)s changed, %(unchanged)s "
                                         "unchanged.") % result)
         else:
