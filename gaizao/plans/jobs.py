@@ -9,6 +9,7 @@ from gaizao.core.errors import ErrorCode, ServiceError
 from gaizao.regions.models import Region
 
 from . import selectors, services
+from .templatetags.plans_tags import whole_number
 
 
 def plans_optimise_job(job, progress) -> dict:
@@ -26,5 +27,7 @@ def plans_optimise_job(job, progress) -> dict:
     with transaction.atomic():
         run = services.optimisation_run_save(actor=actor, region=region, period=period,
                                              params={k: v for k, v in params.items()}, result=result)
-    return {"run": run.pk, **{k: result.get(k) for k in ("candidates", "objective", "bound", "gap", "greedy_objective",
-                                                        "feasible", "status")}}
+    # the job page lists these as they are; objectives and bounds rounded as the run's pages show them
+    # (514541, not 514,540.89 beside it); the run keeps every decimal
+    return {"run": run.pk, **{k: result.get(k) for k in ("candidates", "gap", "feasible", "status")},
+            **{k: whole_number(result.get(k)) for k in ("objective", "bound", "greedy_objective")}}

@@ -18,6 +18,7 @@ from gaizao.core.models import AuditEntry, JobStatus
 from gaizao.estates.models import EstateStatus, RenovationProject
 from gaizao.plans import optimiser, selectors, services
 from gaizao.plans.models import OptimisationRun, PlanBudget, PlanEvent, TargetMeasure
+from gaizao.plans.templatetags.plans_tags import whole
 from gaizao.regions.models import Region
 
 from .conftest import merged_project, pool_estate
@@ -238,7 +239,12 @@ def test_a_city_wide_run_is_a_job(xihu_pool, people):
     assert url == reverse("plans:region-optimise") + "?region=3301&period=2020-2022"
     client = Client()
     client.force_login(people["city"])
-    assert 'data-testid="run-summary"' in client.get(url).content.decode()
+    summary = client.get(url).content.decode().split('data-testid="run-summary"', 1)[1].split("</div>\n</div>")[0]
+    # the objective reads the same on the job page and the run's page: a whole number (514,541 on both, not
+    # 514,540.89 beside 514541)
+    shown = whole(run.result["objective"])
+    assert rows["建议方案（目标值）"] == shown and f"<strong>{shown}</strong>" in summary
+    assert whole(514540.8937) == "514,541" and whole(1999.5) == "2000" and whole(None) == "—"
     assert url.replace("&", "&amp;") in client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
     # a county official of another city cannot start one for Hangzhou
     assert not services.can_optimise(people["sibling_county"], hangzhou)

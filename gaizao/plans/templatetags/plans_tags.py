@@ -85,6 +85,26 @@ def wan(value) -> str:
     return f"{amount:,.2f}"
 
 
+def whole_number(value) -> int | None:
+    """An objective, a bound: rounded half up to a whole number (514540.8937 → 514541); None when it is not
+    a number. The job page's result and the run's pages show it so (`whole`)."""
+    try:
+        number = Decimal(str(value))
+        return int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP)) if number.is_finite() else None
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+@register.filter
+def whole(value) -> str:
+    """An objective or a bound as the pages show it: a whole number, thousands separated from 10,000 on as
+    everywhere (core.display.number_text: 514,541; 1999); None stays a dash."""
+    from gaizao.core.display import number_text
+
+    number = whole_number(value) if value not in (None, "") else None
+    return "—" if number is None else number_text(number)
+
+
 @register.filter
 def plain_number(value) -> str:
     """A stored decimal in an input box: every decimal it has, without trailing zeros (6400, not 6400.0000
