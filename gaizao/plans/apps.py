@@ -9,11 +9,12 @@ class PlansConfig(AppConfig):
 
     def ready(self):
         from gaizao.core.attention import register
-        from gaizao.core.audit import register_verbs
+        from gaizao.core.audit import register_field_display, register_verbs
         from gaizao.core.job_kinds import register_job_kind
 
         from . import workflow
         from .attention import plans_awaiting_step
+        from .audit_words import register_displays
 
         register(plans_awaiting_step)
         register_verbs({f"plans.{step.name}": step.label for step in workflow.STEPS})
@@ -46,6 +47,7 @@ class PlansConfig(AppConfig):
             "plans.report_submit": _("Monthly report submitted"),
             "plans.progress_update": _("Progress recorded"),
         })
+        register_displays(register_field_display)
         register_job_kind("plans.optimise", label=_("Schedule optimisation"), result_url=optimise_result_url,
                           result_labels={"candidates": _("Candidates"), "objective": _("Proposal (objective)"),
                                          "greedy_objective": _("Greedy schedule (objective)"),

@@ -157,7 +157,9 @@ class PlanBudget(models.Model):
         constraints = [models.UniqueConstraint(fields=["county", "year"], name="plan_budget_unique_county_year")]
 
     def __str__(self) -> str:
-        return f"{self.county.name} {self.year}: {self.budget_wan} 万元"
+        from .audit_words import wan_text  # the amount as the pages show it (6,400.50, not 6400.5000)
+
+        return f"{self.county.name} {self.year}: {wan_text(self.budget_wan)} 万元"
 
     @property
     def region_code(self) -> str:

@@ -1331,8 +1331,10 @@ def optimisation_run_save(*, actor, region: Region, period: PlanPeriod, params: 
     period = _stored_period(period)
     run = OptimisationRun.objects.create(region=region, period=period, params=params, result=result,
                                          created_by=actor if getattr(actor, "pk", None) else None)
-    summary = {k: result.get(k) for k in ("objective", "bound", "gap", "greedy_objective", "feasible", "status")}
-    record_change(actor=actor, obj=run, action=AuditAction.CREATE, before=None, after=summary,
+    # the run's figures under its `result` field, so the audit pages name them (a key of its own would show
+    # as stored: objective, bound …); the run itself keeps the whole result
+    summary = {k: result.get(k) for k in ("status", "objective", "bound", "gap", "greedy_objective", "feasible")}
+    record_change(actor=actor, obj=run, action=AuditAction.CREATE, before=None, after={"result": summary},
                   verb="plans.optimise")
     return run
 
