@@ -85,6 +85,10 @@ class Scope:
     def is_province_admin(self) -> bool:
         return self.is_superuser or Role.PROVINCE_ADMIN in self.roles
 
+    def reaches_a_region(self, action: str = Action.VIEW) -> bool:
+        """Whether some region is within reach for `action` (residents and project parties: none)."""
+        return self.is_superuser or bool(self.prefixes(action))
+
     def covers(self, region_code: str | None, action: str = Action.VIEW) -> bool:
         if self.is_superuser:
             return True

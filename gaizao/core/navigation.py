@@ -21,7 +21,7 @@ def _signed_in(scope: Scope) -> bool:
 
 
 def _has_region(scope: Scope) -> bool:
-    return scope.is_superuser or bool(scope.prefixes("view"))
+    return scope.reaches_a_region()
 
 
 def _has_county_or_above(scope: Scope) -> bool:
@@ -53,7 +53,7 @@ NAV_ENTRIES: list[NavEntry] = [
     NavEntry(_("Dashboard"), "dashboard:region", _has_county_or_above),
     NavEntry(_("Estates"), "estates:list", _has_region),
     NavEntry(_("Estate map"), "estates:map", _has_region),
-    NavEntry(_("Census import"), "census:upload", lambda s: s.is_superuser or bool(s.prefixes("change"))),
+    NavEntry(_("Census import"), "census:upload", lambda s: s.reaches_a_region("change")),
     NavEntry(_("Jobs"), "jobs:list", _has_jobs),
     NavEntry(_("Audit log"), "audit:list", lambda s: s.is_province_admin),
     NavEntry(_("API"), "api-docs", _uses_api),

@@ -107,7 +107,7 @@ def estate_list(request):
         "sort_links": sort_links, "can_change": bool(request.scope.prefixes(Action.CHANGE)) or
         request.scope.is_superuser, "this_year": timezone.localdate().year,
         "all_query": _without(query, "status"),
-        "export_query": _without(query, "format"), "sort": sort, "has_region": has_region(request.scope),
+        "export_query": _without(query, "format"), "sort": sort, "has_region": request.scope.reaches_a_region(),
     })
 
 
@@ -285,7 +285,7 @@ def estate_map(request):
     _page_filter_form(request, estate_filter)
     return render(request, "estates/estate_map.html", {"filter": estate_filter, "query": params.urlencode(),
                                                        "export_query": _without(params, "format"),
-                                                       "has_region": has_region(request.scope)})
+                                                       "has_region": request.scope.reaches_a_region()})
 
 
 @login_required
@@ -349,16 +349,10 @@ def _errors_to_fields(exc: ServiceError, forms_: tuple[forms.Form, ...]) -> None
     forms_[0].add_error(None, _error_text(exc, skip=placed))
 
 
-def has_region(scope) -> bool:
-    """Whether the user sees some region: the rules page answers only them, and an export has rows only for them
-    (a resident's list is empty); the list and the map link to either only for them."""
-    return scope.is_superuser or bool(scope.prefixes(Action.VIEW))
-
-
 @login_required
 @require_GET
 def rules_overview(request):
-    if not has_region(request.scope):
+    if not request.scope.reaches_a_region():  # the rules are for officials
         raise Http404
     return render(request, "estates/rules_overview.html", selectors.rules_overview(user=request.user))
 
