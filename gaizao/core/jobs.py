@@ -26,6 +26,14 @@ from .request_context import current_request_id, request_id_bound
 # begins the traceback that a job stopped by an unexpected error keeps in its `error` (for administrators)
 CRASH_MARK = "Traceback (most recent call last)"
 
+
+def job_crash_text(job: Job) -> str | None:
+    """What people read of a job stopped by an unexpected error (its traceback is for administrators), or
+    None when the job did not crash (it ran, or was refused with a reason of its own)."""
+    if job.status != JobStatus.FAILED or CRASH_MARK not in (job.error or ""):
+        return None
+    return _("The job stopped on an error on our side. Nothing of it was saved; please tell your administrator.")
+
 JOB_HANDLERS: dict[str, str] = {
     "regions.reload": "gaizao.regions.jobs.regions_reload_job",
     "plans.optimise": "gaizao.plans.jobs.plans_optimise_job",

@@ -24,7 +24,7 @@ from .audit_display import describe_entries
 from .errors import ErrorCode, ServiceError
 from .filters import AuditFilter
 from .job_kinds import job_result_rows, job_result_url
-from .jobs import CRASH_MARK, jobs_fail_stale
+from .jobs import job_crash_text, jobs_fail_stale
 from .models import AuditEntry, Job, JobStatus
 from .params import whole_number
 from .selectors import home_summary, job_queue_note
@@ -147,7 +147,7 @@ def job_detail(request, pk: int):
     template = "core/_job_progress.html" if request.htmx else "core/job_detail.html"
     return render(request, template, {
         "job": job, "JobStatus": JobStatus, "queue_note": job_queue_note(job), "result_rows": job_result_rows(job),
-        "result_url": job_result_url(job), "job_crash": job.status == JobStatus.FAILED and CRASH_MARK in job.error})
+        "result_url": job_result_url(job), "crash_text": job_crash_text(job)})
 
 
 def error_404(request, exception=None):

@@ -28,7 +28,7 @@ from django.utils.translation import ngettext
 from gaizao.accounts.scoping import Action, scope_for
 from gaizao.core.audit import record_change
 from gaizao.core.errors import ErrorCode, NotFoundError, ServiceError
-from gaizao.core.jobs import CRASH_MARK, job_start
+from gaizao.core.jobs import job_crash_text, job_start
 from gaizao.core.models import AuditAction, Job, JobStatus
 from gaizao.regions.models import Region
 
@@ -44,8 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 def can_import(user) -> bool:
-    scope = scope_for(user)
-    return scope.is_superuser or bool(scope.prefixes(Action.CHANGE))
+    return scope_for(user).reaches_a_region(Action.CHANGE)
 
 
 def home_region(user) -> Region:
@@ -238,12 +237,9 @@ def job_outcome(job: Job, report: dict | None = None) -> dict:
     if report is None:
         report = job_report(job)
     if job.status == JobStatus.FAILED:
-        reason, crash = job.error or "", CRASH_MARK in (job.error or "")
-        if crash:  # as the job page says it (core/_job_progress.html); the traceback is for administrators
-            reason = _("The job stopped on an error on our side. Nothing of it was saved; please tell your "
-                       "administrator.")
-        return {"state": "failed", "text": _("Check failed") if dry_run else _("Import failed"), "reason": reason,
-                "crash": crash}
+        crash = job_crash_text(job)  # as the job page says it; the traceback is for administrators
+        return {"state": "failed", "text": _("Check failed") if dry_run else _("Import failed"),
+                "reason": crash or job.error or "", "crash": crash is not None}
     report = report or {}
     problems = report.get("error_count", 0)
     if dry_run and problems:
