@@ -347,7 +347,14 @@ def reasons_text(reasons: list[dict]) -> list[str]:
 
 
 def breakdown_rows(breakdown: dict) -> list[tuple[str, float]]:
-    labels = {
+    """(label, points) of the score's parts, in the rules' order."""
+    labels = breakdown_labels()
+    return [(labels[k], breakdown[k]) for k in labels if k in (breakdown or {})]
+
+
+def breakdown_labels() -> dict[str, str]:
+    """The score's parts by key, in the rules' order, named in the active language."""
+    return {
         "age": gettext("Age"),
         "basic": gettext("Basic items"),
         "improvement": gettext("Improvement items"),
@@ -358,4 +365,3 @@ def breakdown_rows(breakdown: dict) -> list[tuple[str, float]]:
         "hazard": gettext("Precast slab hazard"),
         "total": gettext("Total"),
     }
-    return [(labels[k], breakdown[k]) for k in labels if k in (breakdown or {})]

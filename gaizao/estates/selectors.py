@@ -30,7 +30,7 @@ from .models import (
     PriorityWeights,
     RenovationProject,
 )
-from .rules import breakdown_rows, reasons_text
+from .rules import breakdown_labels, reasons_text
 from .services import (
     PROVINCE_CODE,
     defer_earliest_year,
@@ -148,12 +148,12 @@ def score_rows(breakdown: dict) -> list[dict]:
     order, with the per-class deficiency points as sub-items (`sub`) under the capped deficiency line that
     counts, so that the rows that are not sub-items add up to the total."""
     breakdown = breakdown or {}
-    key_of = {breakdown_rows({key: 0})[0][0]: key for key in breakdown if breakdown_rows({key: 0})}
     rows, subs = [], []
-    for label, points in breakdown_rows(breakdown):
-        key = key_of[label]
-        row = {"label": label, "points": points, "sub": key in DEFICIENCY_PARTS and "deficiencies" in breakdown,
-               "total": key == "total"}
+    for key, label in breakdown_labels().items():
+        if key not in breakdown:
+            continue
+        row = {"label": label, "points": breakdown[key],
+               "sub": key in DEFICIENCY_PARTS and "deficiencies" in breakdown, "total": key == "total"}
         (subs if row["sub"] else rows).append(row)
         if key == "deficiencies":
             rows.append(subs)  # the sub-items go here, after their line
