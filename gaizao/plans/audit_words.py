@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from gaizao.core.display import plain_text, yes_no
 from gaizao.estates.models import ContentClass
 
-from .templatetags.plans_tags import pct, solver_status, whole
+from .templatetags.plans_tags import pct, solver_status, wan, whole
 
 
 def wan_text(value) -> str:
@@ -25,9 +25,9 @@ def wan_text(value) -> str:
         return plain_text(value)
     if not amount.is_finite():
         return plain_text(value)
-    places = 2 if amount == amount.quantize(Decimal("0.01")) else min(max(-amount.normalize().as_tuple().exponent,
-                                                                          2), 4)
-    return f"{amount:,.{places}f}"
+    if amount == amount.quantize(Decimal("0.01")):
+        return wan(amount)
+    return f"{amount:,.{min(-amount.normalize().as_tuple().exponent, 4)}f}"
 
 
 def classes_text(value) -> str:

@@ -9,7 +9,7 @@ from gaizao.core.errors import ErrorCode, ServiceError
 from gaizao.regions.models import Region
 
 from . import selectors, services
-from .templatetags.plans_tags import whole_number
+from .templatetags.plans_tags import rounded_whole
 
 
 def plans_optimise_job(job, progress) -> dict:
@@ -30,4 +30,4 @@ def plans_optimise_job(job, progress) -> dict:
     # the job page lists these as they are; objectives and bounds rounded as the run's pages show them
     # (514541, not 514,540.89 beside it); the run keeps every decimal
     return {"run": run.pk, **{k: result.get(k) for k in ("candidates", "gap", "feasible", "status")},
-            **{k: whole_number(result.get(k)) for k in ("objective", "bound", "greedy_objective")}}
+            **{k: rounded_whole(result.get(k)) for k in ("objective", "bound", "greedy_objective")}}

@@ -85,7 +85,7 @@ def wan(value) -> str:
     return f"{amount:,.2f}"
 
 
-def whole_number(value) -> int | None:
+def rounded_whole(value) -> int | None:
     """An objective, a bound: rounded half up to a whole number (514540.8937 → 514541); None when it is not
     a number. The job page's result and the run's pages show it so (`whole`)."""
     try:
@@ -101,7 +101,7 @@ def whole(value) -> str:
     everywhere (core.display.number_text: 514,541; 1999); None stays a dash."""
     from gaizao.core.display import number_text
 
-    number = whole_number(value) if value not in (None, "") else None
+    number = rounded_whole(value) if value not in (None, "") else None
     return "—" if number is None else number_text(number)
 
 
